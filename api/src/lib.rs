@@ -1,0 +1,17 @@
+//! slod API: the HTTP API (SQL, health, `/metrics`) and, with the PostgreSQL wire issue, the
+//! pgwire server — every SQL interface over one [`QueryEngine`].
+//!
+//! Right of storage in the DESIGN §1 diagram; depends on storage, slo and alerting, never
+//! the reverse.
+
+mod engine;
+mod error;
+mod format;
+mod http;
+mod metrics;
+
+pub use engine::{QueryEngine, QueryLimits, QueryResult, check_read_only};
+pub use error::QueryError;
+pub use format::{Format, encode};
+pub use http::{ApiState, error_response, router};
+pub use metrics::ApiMetrics;

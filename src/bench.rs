@@ -1,0 +1,275 @@
+//! `slod bench ingest`: OTLP/HTTP protobuf ingest throughput against a real `slod serve`
+//! child process with fsync on, beside in-process baselines measured in the same run.
+
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use prost::Message;
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(Debug, Subcommand)]
+enum Which {
+    /// Ingest throughput: spans/s, MB/s, ack latency and peak RSS, with fsync on.
+    Ingest(IngestArgs),
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    /// Seconds of load against the server.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Spans per request.
+    #[arg(long, default_value_t = 512)]
+    spans_per_request: usize,
+    /// Distinct pre-encoded requests cycled through.
+    #[arg(long, default_value_t = 64)]
+    distinct: usize,
+    /// Write the report (Markdown) here as well as printing it.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
+    match args.which {
+        Which::Ingest(a) => ingest(a).await,
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Resident set size and peak (KiB) and CPU seconds of a process, from /proc.
+fn proc_stats(pid: u32) -> Option<(u64, u64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some((field("VmRSS:")?, field("VmHWM:")?, ticks / 100.0))
+}
+
+fn rate(n: f64, d: Duration) -> f64 {
+    n / d.as_secs_f64().max(1e-9)
+}
+
+async fn ingest(a: IngestArgs) -> Result<ExitCode> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as u64;
+    let mut g = slod_loadgen::SpanBatchGen::new(42, slod_loadgen::fleet(40));
+    let bodies: Vec<Bytes> = (0..a.distinct)
+        .map(|_| Bytes::from(slod_loadgen::encode_traces(&g.request(a.spans_per_request, now))))
+        .collect();
+    let bytes_per_req = bodies.iter().map(|b| b.len()).sum::<usize>() / bodies.len();
+    let attrs = {
+        let r = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
+            bodies[0].as_ref(),
+        )?;
+        let spans: Vec<_> = r
+            .resource_spans
+            .iter()
+            .flat_map(|x| &x.scope_spans)
+            .flat_map(|x| &x.spans)
+            .collect();
+        spans.iter().map(|s| s.attributes.len()).sum::<usize>() as f64 / spans.len() as f64
+    };
+    println!(
+        "slod bench ingest: {} spans/request (~{attrs:.1} span attributes + 13 resource attributes), {bytes_per_req} bytes/request",
+        a.spans_per_request
+    );
+
+    // Baselines, one core, same process: protobuf decode only; decode + convert to Arrow.
+    let base = |convert: bool| -> Result<(f64, f64)> {
+        let started = Instant::now();
+        let mut spans = 0u64;
+        let mut bytes = 0u64;
+        while started.elapsed() < Duration::from_secs(3) {
+            for b in &bodies {
+                let req = slod_collector::Request::decode_protobuf(slod_collector::Signal::Traces, b)?;
+                if convert {
+                    let c = req.convert(1)?;
+                    spans += c.accepted;
+                } else {
+                    spans += a.spans_per_request as u64;
+                    std::hint::black_box(&req);
+                }
+                bytes += b.len() as u64;
+            }
+        }
+        Ok((
+            rate(spans as f64, started.elapsed()),
+            rate(bytes as f64, started.elapsed()) / 1e6,
+        ))
+    };
+    let (decode_sps, decode_mbs) = base(false)?;
+    let (convert_sps, _) = base(true)?;
+    println!("baseline decode-only (1 core):        {decode_sps:>10.0} spans/s  {decode_mbs:.1} MB/s");
+    println!("baseline decode + Arrow (1 core):     {convert_sps:>10.0} spans/s");
+
+    // The real daemon.
+    let dir = tempfile::tempdir()?;
+    let (grpc, http, api) = (free_port()?, free_port()?, free_port()?);
+    let exe = std::env::current_exe()?;
+    let mut child = std::process::Command::new(exe)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
+        .args(["--otlp-http-addr", &format!("127.0.0.1:{http}")])
+        .args(["--http-addr", &format!("127.0.0.1:{api}")])
+        .env("SLOD_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start slod serve")?;
+    let pid = child.id();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.connections)
+        .build()?;
+    let ready_url = format!("http://127.0.0.1:{api}/readyz");
+    let started = Instant::now();
+    while !client
+        .get(&ready_url)
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false)
+    {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            bail!("slod did not become ready within 30s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, _, cpu_before) = proc_stats(pid).unwrap_or_default();
+
+    let url = Arc::new(format!("http://127.0.0.1:{http}/v1/traces"));
+    let bodies = Arc::new(bodies);
+    let acked = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let pb = ProgressBar::new(a.seconds);
+    pb.set_style(ProgressStyle::with_template(
+        "{spinner} {elapsed_precise} [{bar:30}] {msg}",
+    )?);
+    let load_started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..a.connections {
+        let (client, url, bodies, acked, refused) = (
+            client.clone(),
+            url.clone(),
+            bodies.clone(),
+            acked.clone(),
+            refused.clone(),
+        );
+        let spans = a.spans_per_request as u64;
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = c;
+            while Instant::now() < deadline {
+                let body = bodies[i % bodies.len()].clone();
+                i += 1;
+                let t = Instant::now();
+                match client
+                    .post(url.as_str())
+                    .header("content-type", "application/x-protobuf")
+                    .body(body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {
+                        lat.push(t.elapsed());
+                        acked.fetch_add(spans, Ordering::Relaxed);
+                    }
+                    Ok(r) if r.status() == 429 || r.status() == 503 => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Ok(r) => return Err(anyhow::anyhow!("unexpected status {}", r.status())),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut peak_rss = 0u64;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some((rss, _, _)) = proc_stats(pid) {
+            peak_rss = peak_rss.max(rss);
+        }
+        let el = load_started.elapsed();
+        pb.set_position(el.as_secs());
+        pb.set_message(format!(
+            "{:.0} spans/s",
+            rate(acked.load(Ordering::Relaxed) as f64, el)
+        ));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let elapsed = load_started.elapsed();
+    pb.finish_and_clear();
+    let (_, hwm, cpu_after) = proc_stats(pid).unwrap_or_default();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let spans = acked.load(Ordering::Relaxed) as f64;
+    let sps = rate(spans, elapsed);
+    let mbs = rate(lat.len() as f64 * bytes_per_req as f64, elapsed) / 1e6;
+    let cores = (cpu_after - cpu_before) / elapsed.as_secs_f64();
+    let report = format!(
+        "| measure | value |\n|---|---|\n\
+         | spans/s acknowledged (fsync on, {conn} connections) | {sps:.0} |\n\
+         | MB/s (protobuf, uncompressed) | {mbs:.1} |\n\
+         | ack latency p50 / p99 | {p50:.1} ms / {p99:.1} ms |\n\
+         | server CPU used | {cores:.2} cores ({per_core:.0} spans/s per core) |\n\
+         | server peak RSS | {rss:.0} MiB |\n\
+         | refused (429/503) requests | {refused} |\n\
+         | baseline: decode only, 1 core | {decode_sps:.0} spans/s (ratio {r1:.2}) |\n\
+         | baseline: decode + Arrow, 1 core | {convert_sps:.0} spans/s (ratio {r2:.2}) |\n",
+        conn = a.connections,
+        p50 = pct(0.5).as_secs_f64() * 1e3,
+        p99 = pct(0.99).as_secs_f64() * 1e3,
+        per_core = sps / cores.max(1e-9),
+        rss = (peak_rss.max(hwm)) as f64 / 1024.0,
+        refused = refused.load(Ordering::Relaxed),
+        r1 = sps / decode_sps,
+        r2 = sps / convert_sps,
+    );
+    println!("\n{report}");
+    if let Some(path) = a.output {
+        std::fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
