@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct Config {
     pub(crate) server: ServerConfig,
@@ -26,7 +26,7 @@ pub(crate) struct Config {
     pub(crate) alerting: Option<serde_yaml::Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct ServerConfig {
     pub(crate) otlp_grpc_addr: String,
@@ -52,7 +52,7 @@ impl Default for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct StorageConfig {
     pub(crate) data_dir: PathBuf,
@@ -64,6 +64,8 @@ pub(crate) struct StorageConfig {
     pub(crate) flush_interval: String,
     pub(crate) wal_group_commit: String,
     pub(crate) compaction_min_files: usize,
+    /// How often compaction and retention run (also once at start).
+    pub(crate) maintenance_interval: String,
 }
 
 impl Default for StorageConfig {
@@ -76,11 +78,12 @@ impl Default for StorageConfig {
             flush_interval: "60s".into(),
             wal_group_commit: "2ms".into(),
             compaction_min_files: 4,
+            maintenance_interval: "10s".into(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct LimitsConfig {
     pub(crate) max_request_size: String,
@@ -100,7 +103,7 @@ impl Default for LimitsConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct TelemetryConfig {
     /// Queue names that are dead-letter queues beyond the `(?i)(dlq|dead[-_.]?letter)` rule.
@@ -109,7 +112,7 @@ pub(crate) struct TelemetryConfig {
     pub(crate) workflow_keys: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct FunctionConfig {
     pub(crate) timeout: Option<String>,
@@ -117,7 +120,7 @@ pub(crate) struct FunctionConfig {
     pub(crate) dlq_queues: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct PricingConfig {
     pub(crate) gb_second: f64,
@@ -136,14 +139,14 @@ impl Default for PricingConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct PgConfig {
     pub(crate) tls_cert: Option<PathBuf>,
     pub(crate) tls_key: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct QueryConfig {
     pub(crate) engine: String,
@@ -198,7 +201,7 @@ impl Config {
             v.parse()
                 .map_err(|_| {
                     errors.push(format!(
-                        "{key}: {v:?} is not an address: write host:port, e.g. 127.0.0.1:4317"
+                        "{key}: {v:?} is not an address: write ip:port, e.g. 127.0.0.1:4317 (host names are not resolved)"
                     ))
                 })
                 .ok()
@@ -221,6 +224,11 @@ impl Config {
         let group_commit = duration(
             "storage.wal_group_commit",
             &self.storage.wal_group_commit,
+            &mut errors,
+        );
+        let maintenance = duration(
+            "storage.maintenance_interval",
+            &self.storage.maintenance_interval,
             &mut errors,
         );
         let retention = self
@@ -251,9 +259,18 @@ impl Config {
         if self.storage.compaction_min_files < 2 {
             errors.push("storage.compaction_min_files: must be at least 2".into());
         }
-        if let Some(t) = flush_interval.filter(|d| d.is_zero()) {
+        if let (Some(f), Some(b)) = (flush_max, max_buffered)
+            && f > b / 2
+        {
             errors.push(format!(
-                "storage.flush_interval: {t:?} must be more than zero, e.g. 60s"
+                "storage.flush_max_size: {} must be at most half of limits.max_buffered ({}), or ingest would stall before a flush starts",
+                self.storage.flush_max_size, self.limits.max_buffered
+            ));
+        }
+        if flush_interval.is_some_and(|d| d.is_zero()) {
+            errors.push(format!(
+                "storage.flush_interval: {:?} must be more than zero, e.g. 60s",
+                self.storage.flush_interval
             ));
         }
         for (name, f) in &self.functions {
@@ -288,6 +305,9 @@ impl Config {
         storage.retention = retention;
         storage.max_buffered_bytes = max_buffered;
         storage.compaction_min_files = self.storage.compaction_min_files;
+        if let Some(m) = maintenance {
+            storage.maintenance_interval = m;
+        }
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Ok(Settings {
             otlp_grpc_addr: grpc,

@@ -125,6 +125,33 @@ impl Memtable {
         }
     }
 
+    /// For each table with at least `min` active batches, a copy of them (to be merged).
+    pub(crate) fn coalesce_candidates(&self, min: usize) -> Vec<(Table, Vec<RecordBatch>)> {
+        let s = self.state.lock();
+        s.active
+            .iter()
+            .filter(|(_, b)| b.len() >= min)
+            .map(|(t, b)| (*t, b.clone()))
+            .collect()
+    }
+
+    /// Replaces the first `n` active batches of `table` with `merged` (same rows, tight
+    /// buffers). Only called under the storage write lock, so no flush can have taken them;
+    /// the WAL writer only appends after them.
+    pub(crate) fn replace_prefix(&self, table: Table, n: usize, merged: RecordBatch) {
+        let mut s = self.state.lock();
+        let Some(active) = s.active.get_mut(&table) else {
+            return;
+        };
+        if active.len() < n {
+            return;
+        }
+        let old: u64 = active[..n].iter().map(|b| b.get_array_memory_size() as u64).sum();
+        let new = merged.get_array_memory_size() as u64;
+        active.splice(..n, [merged]);
+        s.active_bytes = s.active_bytes.saturating_sub(old) + new;
+    }
+
     /// Puts frozen batches back after a failed flush, ahead of newer rows.
     pub(crate) fn unfreeze(&self) {
         let mut s = self.state.lock();

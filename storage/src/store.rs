@@ -41,6 +41,8 @@ pub struct StorageOptions {
     /// Replaced files are deleted this long after they leave the manifest, so queries that
     /// planned with them can finish.
     pub file_grace: Duration,
+    /// How often compaction and retention run (and once right at start).
+    pub maintenance_interval: Duration,
 }
 
 impl StorageOptions {
@@ -56,6 +58,7 @@ impl StorageOptions {
             compaction_min_files: 4,
             compaction_max_rows: 1_000_000,
             file_grace: Duration::from_secs(60),
+            maintenance_interval: Duration::from_secs(10),
         }
     }
 }
@@ -238,23 +241,45 @@ impl Storage {
     /// Runs flushes (when due) and maintenance until `stop` resolves, then flushes once more.
     pub async fn run_background(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let mut last_maintenance = Instant::now();
+        // The first pass runs at once, so a restart applies retention before anything else.
+        let mut last_maintenance: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stop.changed() => break,
             }
-            if self.flush_due()
-                && let Err(err) = self.flush().await
-            {
-                warn!(error = %err, "flush failed; rows stay in the WAL and memory, retrying");
+            if self.flush_due() {
+                if let Err(err) = self.flush().await {
+                    warn!(error = %err, "flush failed; rows stay in the WAL and memory, retrying");
+                }
+            } else {
+                self.coalesce().await;
             }
-            if last_maintenance.elapsed() >= Duration::from_secs(10) {
-                last_maintenance = Instant::now();
+            if last_maintenance.is_none_or(|t| t.elapsed() >= self.inner.opts.maintenance_interval) {
+                last_maintenance = Some(Instant::now());
                 if let Err(err) = self.maintain().await {
                     warn!(error = %err, "maintenance failed; will retry");
                 }
             }
+        }
+    }
+
+    /// Merges runs of small in-memory batches (one per request) into one: exporters send
+    /// many small requests, and each batch carries builder slack and per-batch scan cost.
+    pub async fn coalesce(&self) {
+        let _guard = self.inner.write_lock.lock().await;
+        let inner = self.inner.clone();
+        let merged = tokio::task::spawn_blocking(move || {
+            for (table, batches) in inner.memtable.coalesce_candidates(16) {
+                match arrow::compute::concat_batches(&table.schema(), &batches) {
+                    Ok(merged) => inner.memtable.replace_prefix(table, batches.len(), merged),
+                    Err(err) => warn!(%table, error = %err, "could not merge buffered batches"),
+                }
+            }
+        })
+        .await;
+        if let Err(err) = merged {
+            warn!(error = %err, "batch merge task failed");
         }
     }
 

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `slod` binary on loopback, driven by real clients
+//! (the OpenTelemetry Python SDK, tonic, reqwest/curl-style HTTP).
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod durability;
+mod otlp_json;
+mod python_sdk;
+mod server;
