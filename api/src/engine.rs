@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
@@ -50,8 +51,11 @@ impl std::fmt::Debug for QueryEngine {
 
 impl QueryEngine {
     pub fn new(storage: &Storage, limits: QueryLimits) -> Result<QueryEngine, DataFusionError> {
+        // No spilling: a query over its memory share fails with a clear error instead of
+        // filling the temporary disk of a machine that also holds the WAL.
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
             .build_arc()?;
         let config = SessionConfig::new()
             .with_information_schema(true)

@@ -207,9 +207,15 @@ pub(crate) fn invocation(
 }
 
 /// An error span: ERROR status, an `error.type`, a 5xx answer of a server or a 4xx/5xx
-/// answer to a client (HTTP semconv: 4xx is not a server error).
+/// answer to a client (HTTP semconv: 4xx is not a server error). An explicit OK status
+/// suppresses the derived errors (trace API, Set Status: "Analysis tools SHOULD respond to an
+/// Ok status by suppressing any errors they would otherwise generate").
 pub(crate) fn is_error(status_code: i32, error_type: bool, kind: i32, http_status: Option<i32>) -> bool {
+    const STATUS_OK: i32 = 1;
     const STATUS_ERROR: i32 = 2;
+    if status_code == STATUS_OK {
+        return false;
+    }
     status_code == STATUS_ERROR
         || error_type
         || match (kind, http_status) {
@@ -253,10 +259,11 @@ pub(crate) fn workflow(span_name: &str, attr: &dyn Fn(&str) -> Option<String>) -
             | "RunWorkflow"
             | "CompleteWorkflow"
             | "SignalWithStartWorkflow"
-            | "orchestration"
             | "create_orchestration" => {
                 w.name = Some(rest.to_string());
             }
+            // `orchestration:<name>:timer` is a timer of the orchestration <name>.
+            "orchestration" => w.name = Some(rest.strip_suffix(":timer").unwrap_or(rest).to_string()),
             "RunActivity" | "StartActivity" | "activity" => w.step = Some(rest.to_string()),
             _ => {}
         }

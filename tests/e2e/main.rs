@@ -7,4 +7,5 @@ mod bad_input;
 mod durability;
 mod otlp_json;
 mod python_sdk;
+mod query_api;
 mod server;

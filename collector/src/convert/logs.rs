@@ -152,8 +152,10 @@ impl LogColumns {
         for kv in &rec.attributes {
             let key = canonical_key(&kv.key);
             let v = value_str(kv.value.as_ref());
+            // Promoted to the `faas_invocation_id` column; not repeated in the map.
             if key == "faas.invocation_id" {
-                invocation = Some(v.clone());
+                invocation = Some(v);
+                continue;
             }
             self.attributes.entry(key, &v);
         }
