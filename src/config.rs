@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct Config {
     pub(crate) server: ServerConfig,
@@ -24,6 +24,30 @@ pub(crate) struct Config {
     pub(crate) query: QueryConfig,
     pub(crate) slo: Option<serde_yaml::Value>,
     pub(crate) alerting: Option<serde_yaml::Value>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The documented per-function defaults (DESIGN §8); a config file's `functions:`
+        // section replaces them.
+        let star = FunctionConfig {
+            timeout: Some("30s".into()),
+            latency_threshold: Some("1s".into()),
+            dlq_queues: Vec::new(),
+        };
+        Config {
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            functions: [("*".to_string(), star)].into(),
+            pricing: PricingConfig::default(),
+            pg: PgConfig::default(),
+            query: QueryConfig::default(),
+            slo: None,
+            alerting: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -236,6 +260,12 @@ impl Config {
             .retention
             .as_ref()
             .and_then(|r| duration("storage.retention", r, &mut errors));
+        if retention.is_some_and(|r| r < Duration::from_secs(3600)) {
+            errors.push(format!(
+                "storage.retention: {:?} would drop data as it arrives: use at least 1h (e.g. 30d), or null to keep everything",
+                self.storage.retention.as_deref().unwrap_or_default()
+            ));
+        }
         let max_request = size(
             "limits.max_request_size",
             &self.limits.max_request_size,

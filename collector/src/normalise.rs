@@ -29,6 +29,7 @@ pub(crate) fn canonical_key(key: &str) -> &str {
             "aws.stepfunctions.state_machine.arn" => "aws.step_functions.state_machine.arn",
             "aws.stepfunctions.activity.arn" => "aws.step_functions.activity.arn",
             "aws.stepfunctions.execution.arn" => "aws.step_functions.execution.arn",
+            "aws.stepfunctions.state.name" => "aws.step_functions.state.name",
             _ => k,
         },
         k => k,
@@ -158,7 +159,7 @@ pub(crate) struct ThrottleEvidence<'a> {
     pub status_message: Option<&'a str>,
     pub exception_type: Option<&'a str>,
     pub exception_message: Option<&'a str>,
-    /// `rpc.grpc.status_code` (int) or `rpc.status_code` / `rpc.grpc.status` (string).
+    /// `rpc.grpc.status_code` (int) or `rpc.status_code` (string).
     pub grpc_status: Option<&'a str>,
 }
 

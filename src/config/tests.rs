@@ -113,14 +113,7 @@ fn default_config_is_the_example_file() {
     assert_eq!(example.query, default.query);
     assert_eq!(example.slo, default.slo);
     assert_eq!(example.alerting, default.alerting);
-    // …except `functions`, which the example fills with a sample "*" entry (not yet read by
-    // anything at run time).
-    assert!(default.functions.is_empty());
-    assert_eq!(
-        example.functions.keys().collect::<Vec<_>>(),
-        vec!["*"],
-        "example functions section"
-    );
+    assert_eq!(example.functions, default.functions);
 
     let d = default.validate().unwrap();
     let e = example.validate().unwrap();
@@ -219,6 +212,14 @@ fn each_validation_rule_reports_every_offending_key() {
             "flush_interval_zero.yaml",
             vec![r#"storage.flush_interval: "0s" must be more than zero, e.g. 60s"#.into()],
         ),
+        // Retention under an hour would drop data as it arrives.
+        (
+            "retention_too_short.yaml",
+            vec![
+                r#"storage.retention: "0s" would drop data as it arrives: use at least 1h (e.g. 30d), or null to keep everything"#
+                    .into(),
+            ],
+        ),
         // Per-function durations name the function; the valid "*" entry adds nothing.
         (
             "function_duration.yaml",
@@ -250,6 +251,7 @@ fn each_validation_rule_reports_every_offending_key() {
             "flush_max_size_over_half_buffered.yaml",
             "function_duration.yaml",
             "query_engine.yaml",
+            "retention_too_short.yaml",
             "storage_url.yaml",
             "unknown_key.yaml",
         ]
