@@ -245,9 +245,10 @@ fn to_status(err: IngestError) -> Status {
     }
 }
 
-/// Passes message bytes through untouched.
+/// Passes message bytes through untouched (also usable as a client codec to send arbitrary
+/// bytes, as the bad-input tests do).
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;

@@ -98,14 +98,7 @@ async fn send_expired(server: &TestServer, next: &Mutex<u64>, expired: &mut Vec<
     let body = tagged("crash", k, 40 * DAY_NS).encode_to_vec();
     // Like an exporter: retry while the daemon says "later".
     for _ in 0..120 {
-        let resp = server
-            .client
-            .post(server.otlp_http("/v1/traces"))
-            .header("content-type", "application/x-protobuf")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let resp = server.post_protobuf("/v1/traces", body.clone()).await;
         if resp.status() == 200 {
             expired.push(k);
             return;
@@ -240,13 +233,8 @@ async fn a_torn_wal_tail_replays_the_good_prefix_and_is_reported() {
         .start();
     for k in 1..=10 {
         let resp = server
-            .client
-            .post(server.otlp_http("/v1/traces"))
-            .header("content-type", "application/x-protobuf")
-            .body(tagged("torn", k, 0).encode_to_vec())
-            .send()
-            .await
-            .unwrap();
+            .post_protobuf("/v1/traces", tagged("torn", k, 0).encode_to_vec())
+            .await;
         assert_eq!(resp.status(), 200);
     }
     server.kill9();
@@ -388,13 +376,8 @@ async fn a_restart_with_retention_drops_only_expired_partitions() {
         .start();
     for (k, age_days) in [(1, 40), (2, 10), (3, 0)] {
         let resp = server
-            .client
-            .post(server.otlp_http("/v1/traces"))
-            .header("content-type", "application/x-protobuf")
-            .body(tagged("ret", k, age_days * DAY_NS).encode_to_vec())
-            .send()
-            .await
-            .unwrap();
+            .post_protobuf("/v1/traces", tagged("ret", k, age_days * DAY_NS).encode_to_vec())
+            .await;
         assert_eq!(resp.status(), 200);
     }
     assert!(server.stop().success(), "graceful stop flushes and exits 0");

@@ -81,14 +81,7 @@ async fn anything_but_a_query_is_refused_with_a_clear_message() {
 async fn results_come_in_json_ndjson_csv_and_arrow() {
     let server = TestServer::start();
     let body = spans_request("fmt", 4, 11).encode_to_vec();
-    let r = server
-        .client
-        .post(server.otlp_http("/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = server.post_protobuf("/v1/traces", body).await;
     assert_eq!(r.status(), 200);
     let sql = "SELECT name, kind, attributes FROM spans WHERE service_name = 'fmt' ORDER BY start_time";
     let get = |accept: &'static str| {

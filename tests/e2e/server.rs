@@ -189,6 +189,17 @@ impl TestServer {
         kib * 1024
     }
 
+    /// POSTs an OTLP/HTTP request body (`application/x-protobuf`).
+    pub async fn post_protobuf(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(self.otlp_http(path))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Runs SQL over `POST /api/v1/sql`; returns the rows as JSON objects.
     pub async fn sql(&self, q: &str) -> Vec<serde_json::Map<String, Value>> {
         let resp = self

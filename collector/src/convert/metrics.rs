@@ -49,108 +49,45 @@ pub(crate) fn convert(
                     scope,
                     ingest_ns,
                 };
+                let check = |t: u64| check_time(&m.name, t);
+                let (seen, rejected) = (&mut total, &mut rejected);
                 match &m.data {
-                    Some(Data::Gauge(g)) => {
-                        for dp in &g.data_points {
-                            total += 1;
-                            match check_time(&m.name, dp.time_unix_nano) {
-                                Ok(()) => {
-                                    points.append(
-                                        &id,
-                                        "gauge",
-                                        dp.start_time_unix_nano,
-                                        dp.time_unix_nano,
-                                        dp.flags,
-                                        &dp.attributes,
-                                    );
-                                    p.append(dp, None, None);
-                                }
-                                Err(why) => rejected.add(why),
-                            }
-                        }
-                    }
-                    Some(Data::Sum(s)) => {
-                        for dp in &s.data_points {
-                            total += 1;
-                            match check_time(&m.name, dp.time_unix_nano) {
-                                Ok(()) => {
-                                    points.append(
-                                        &id,
-                                        "sum",
-                                        dp.start_time_unix_nano,
-                                        dp.time_unix_nano,
-                                        dp.flags,
-                                        &dp.attributes,
-                                    );
-                                    p.append(
-                                        dp,
-                                        temporality(s.aggregation_temporality),
-                                        Some(s.is_monotonic),
-                                    );
-                                }
-                                Err(why) => rejected.add(why),
-                            }
-                        }
-                    }
+                    Some(Data::Gauge(g)) => each(&g.data_points, seen, rejected, check, |dp| {
+                        points.append(&id, "gauge", dp);
+                        p.append(dp, None, None);
+                    }),
+                    Some(Data::Sum(s)) => each(&s.data_points, seen, rejected, check, |dp| {
+                        points.append(&id, "sum", dp);
+                        p.append(dp, temporality(s.aggregation_temporality), Some(s.is_monotonic));
+                    }),
                     Some(Data::Histogram(h)) => {
-                        for dp in &h.data_points {
-                            total += 1;
-                            match check_time(&m.name, dp.time_unix_nano)
-                                .and_then(|()| check_buckets(&m.name, dp))
-                            {
-                                Ok(()) => {
-                                    dists.append(
-                                        &id,
-                                        "histogram",
-                                        dp.start_time_unix_nano,
-                                        dp.time_unix_nano,
-                                        dp.flags,
-                                        &dp.attributes,
-                                    );
-                                    d.histogram(dp, temporality(h.aggregation_temporality));
+                        let valid: Vec<&HistogramDataPoint> = h
+                            .data_points
+                            .iter()
+                            .filter(|dp| match check_buckets(&m.name, dp) {
+                                Ok(()) => true,
+                                Err(why) => {
+                                    *seen += 1;
+                                    rejected.add(why);
+                                    false
                                 }
-                                Err(why) => rejected.add(why),
-                            }
-                        }
+                            })
+                            .collect();
+                        each(&valid, seen, rejected, check, |dp| {
+                            dists.append(&id, "histogram", *dp);
+                            d.histogram(dp, temporality(h.aggregation_temporality));
+                        })
                     }
                     Some(Data::ExponentialHistogram(h)) => {
-                        for dp in &h.data_points {
-                            total += 1;
-                            match check_time(&m.name, dp.time_unix_nano) {
-                                Ok(()) => {
-                                    dists.append(
-                                        &id,
-                                        "exponential_histogram",
-                                        dp.start_time_unix_nano,
-                                        dp.time_unix_nano,
-                                        dp.flags,
-                                        &dp.attributes,
-                                    );
-                                    d.exponential(dp, temporality(h.aggregation_temporality));
-                                }
-                                Err(why) => rejected.add(why),
-                            }
-                        }
+                        each(&h.data_points, seen, rejected, check, |dp| {
+                            dists.append(&id, "exponential_histogram", dp);
+                            d.exponential(dp, temporality(h.aggregation_temporality));
+                        })
                     }
-                    Some(Data::Summary(s)) => {
-                        for dp in &s.data_points {
-                            total += 1;
-                            match check_time(&m.name, dp.time_unix_nano) {
-                                Ok(()) => {
-                                    dists.append(
-                                        &id,
-                                        "summary",
-                                        dp.start_time_unix_nano,
-                                        dp.time_unix_nano,
-                                        dp.flags,
-                                        &dp.attributes,
-                                    );
-                                    d.summary(dp);
-                                }
-                                Err(why) => rejected.add(why),
-                            }
-                        }
-                    }
+                    Some(Data::Summary(s)) => each(&s.data_points, seen, rejected, check, |dp| {
+                        dists.append(&id, "summary", dp);
+                        d.summary(dp);
+                    }),
                     None => {}
                 }
             }
@@ -180,6 +117,63 @@ pub(crate) fn convert(
         accepted: total - rejected.count,
         rejected,
     })
+}
+
+/// Counts each point, refuses those `check` rejects, hands the rest to `accept`.
+fn each<P: Point>(
+    points: &[P],
+    seen: &mut u64,
+    rejected: &mut Rejections,
+    check: impl Fn(u64) -> Result<(), String>,
+    mut accept: impl FnMut(&P),
+) {
+    for dp in points {
+        *seen += 1;
+        match check(dp.time()) {
+            Ok(()) => accept(dp),
+            Err(why) => rejected.add(why),
+        }
+    }
+}
+
+/// What every OTLP data point type has.
+trait Point {
+    fn time(&self) -> u64;
+    fn start(&self) -> u64;
+    fn flags(&self) -> u32;
+    fn attributes(&self) -> &[KeyValue];
+}
+
+macro_rules! point {
+    ($($t:ty),*) => {$(
+        impl Point for $t {
+            fn time(&self) -> u64 { self.time_unix_nano }
+            fn start(&self) -> u64 { self.start_time_unix_nano }
+            fn flags(&self) -> u32 { self.flags }
+            fn attributes(&self) -> &[KeyValue] { &self.attributes }
+        }
+    )*};
+}
+point!(
+    NumberDataPoint,
+    HistogramDataPoint,
+    ExponentialHistogramDataPoint,
+    SummaryDataPoint
+);
+
+impl<P: Point> Point for &P {
+    fn time(&self) -> u64 {
+        (*self).time()
+    }
+    fn start(&self) -> u64 {
+        (*self).start()
+    }
+    fn flags(&self) -> u32 {
+        (*self).flags()
+    }
+    fn attributes(&self) -> &[KeyValue] {
+        (*self).attributes()
+    }
 }
 
 fn check_time(name: &str, t: u64) -> Result<(), String> {
@@ -271,16 +265,9 @@ impl Columns {
         }
     }
 
-    fn append(
-        &mut self,
-        id: &Identity<'_>,
-        kind: &str,
-        start: u64,
-        time: u64,
-        flags: u32,
-        attrs: &[KeyValue],
-    ) {
-        let attrs = point_attributes(attrs);
+    fn append(&mut self, id: &Identity<'_>, kind: &str, dp: &impl Point) {
+        let (start, time, flags) = (dp.start(), dp.time(), dp.flags());
+        let attrs = point_attributes(dp.attributes());
         let mut h = Xxh3::new();
         h.update(&id.res.hash.to_le_bytes());
         h.update(id.name.as_bytes());
