@@ -1,37 +1,21 @@
-//! Trace requests: one invocation span per function call with its child spans, carrying the
-//! attributes real Lambda/Azure/Cloud Run instrumentations send.
+//! Fixed-shape trace requests for benchmarks and tests that need "n valid spans now":
+//! invocations of 4 spans (invocation, DynamoDB call, HTTP call, SQS send) with the current
+//! semantic-convention names. The realistic, scenario-driven traffic is [`crate::Simulation`].
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span::Event};
 use prost::Message;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 use crate::fleet::{Function, Platform};
-
-fn kv(key: &str, v: Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    }
-}
-fn s(key: &str, v: impl Into<String>) -> KeyValue {
-    kv(key, Value::StringValue(v.into()))
-}
-fn i(key: &str, v: i64) -> KeyValue {
-    kv(key, Value::IntValue(v))
-}
-fn b(key: &str, v: bool) -> KeyValue {
-    kv(key, Value::BoolValue(v))
-}
+use crate::otlp::{b, i, s};
+use crate::rng::Rng;
 
 /// Generates trace export requests for a fleet, deterministically from a seed.
 #[derive(Debug)]
 pub struct SpanBatchGen {
-    rng: StdRng,
+    rng: Rng,
     functions: Vec<Function>,
     /// Probability that an invocation fails.
     pub error_rate: f64,
@@ -41,7 +25,7 @@ pub struct SpanBatchGen {
 impl SpanBatchGen {
     pub fn new(seed: u64, functions: Vec<Function>) -> SpanBatchGen {
         SpanBatchGen {
-            rng: StdRng::seed_from_u64(seed),
+            rng: Rng::new(seed),
             functions,
             error_rate: 0.01,
             next: 0,
@@ -49,10 +33,7 @@ impl SpanBatchGen {
     }
 
     fn id<const N: usize>(&mut self) -> Vec<u8> {
-        let mut v = [0u8; N];
-        self.rng.fill(&mut v[..]);
-        v[0] |= 1; // never all zero
-        v.to_vec()
+        self.rng.id::<N>()
     }
 
     fn resource(f: &Function) -> Resource {
@@ -127,10 +108,10 @@ impl SpanBatchGen {
     fn invocation(&mut self, f: &Function, now_ns: u64, out: &mut Vec<Span>) {
         let trace_id = self.id::<16>();
         let root_id = self.id::<8>();
-        let start = now_ns - self.rng.random_range(0..1_000_000_000u64);
-        let dur = self.rng.random_range(5_000_000..400_000_000u64);
-        let failed = self.rng.random_bool(self.error_rate);
-        let request_id = format!("{:032x}", self.rng.random::<u128>());
+        let start = now_ns - self.rng.range(0, 1_000_000_000);
+        let dur = self.rng.range(5_000_000, 400_000_000);
+        let failed = self.rng.chance(self.error_rate);
+        let request_id = self.rng.hex(32);
         let mut attrs = vec![
             s("faas.trigger", "http"),
             s("faas.invocation_id", request_id),
@@ -146,7 +127,7 @@ impl SpanBatchGen {
                 format!(
                     "{}/{}",
                     f.route.trim_end_matches("/{id}"),
-                    self.rng.random_range(1..100_000)
+                    self.rng.range(1, 100_000)
                 ),
             ),
             s("url.scheme", "https"),
@@ -161,16 +142,12 @@ impl SpanBatchGen {
                     f.region, f.account, f.name
                 ),
             ),
-            b("faas.coldstart", self.rng.random_bool(0.02)),
+            b("faas.coldstart", self.rng.chance(0.02)),
             s(
                 "client.address",
-                format!(
-                    "10.0.{}.{}",
-                    self.rng.random_range(0..255),
-                    self.rng.random_range(1..255)
-                ),
+                format!("10.0.{}.{}", self.rng.range(0, 255), self.rng.range(1, 255)),
             ),
-            i("http.request.body.size", self.rng.random_range(100..5000)),
+            i("http.request.body.size", self.rng.range(100, 5000) as i64),
         ];
         let mut events = Vec::new();
         let mut status = None;
@@ -218,7 +195,7 @@ impl SpanBatchGen {
                     i("server.port", 443),
                     s("cloud.region", f.region),
                     i("http.response.status_code", 200),
-                    s("aws.request_id", format!("{:020X}", self.rng.random::<u64>())),
+                    s("aws.request_id", format!("{:020X}", self.rng.next_u64())),
                     s("http.request.method", "POST"),
                     i("aws.dynamodb.consumed_capacity", 1),
                 ],
@@ -260,10 +237,7 @@ impl SpanBatchGen {
                             f.region, f.account
                         ),
                     ),
-                    s(
-                        "messaging.message.id",
-                        format!("{:032x}", self.rng.random::<u128>()),
-                    ),
+                    s("messaging.message.id", self.rng.hex(32)),
                     i("messaging.message.body.size", 512),
                     s("cloud.region", f.region),
                 ],
