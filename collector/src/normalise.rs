@@ -244,6 +244,21 @@ pub(crate) const EXECUTION_KEYS: [&str; 5] = [
     "cicd.pipeline.run.id",
 ];
 
+/// Whether a (canonical) span attribute key feeds a derivation ([`workflow`], gRPC throttle
+/// status), so the converter can keep just those aside in its single pass.
+pub(crate) fn is_derivation_input(key: &str) -> bool {
+    EXECUTION_KEYS.contains(&key)
+        || matches!(
+            key,
+            "workflow.definition.name"
+                | "workflow.task.name"
+                | "aws.step_functions.state_machine.arn"
+                | "aws.step_functions.state.name"
+                | "rpc.grpc.status_code"
+                | "rpc.status_code"
+        )
+}
+
 /// Derives workflow name and step from the span name and attributes. `attr` looks up a
 /// canonical span attribute as a string.
 pub(crate) fn workflow(span_name: &str, attr: &dyn Fn(&str) -> Option<String>) -> Workflow {

@@ -25,18 +25,37 @@ use crate::wal::sync_dir;
 pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;
 pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// Writes `batches` of `table` as one sorted file per hour partition they touch.
-pub(crate) fn write_table(root: &Path, table: Table, batches: &[RecordBatch]) -> Result<Vec<FileMeta>> {
+/// Writes `batches` of `table` as sorted files, one per hour partition per chunk of at most
+/// `chunk_bytes` of input: the extra memory a flush needs (the merged and the sorted copy of
+/// one chunk) stays bounded however far behind the flusher is. Compaction merges the files.
+pub(crate) fn write_table(
+    root: &Path,
+    table: Table,
+    batches: &[RecordBatch],
+    chunk_bytes: usize,
+) -> Result<Vec<FileMeta>> {
     let schema = table.schema();
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    if rows == 0 {
-        return Ok(Vec::new());
-    }
-    let all = concat_batches(&schema, batches)?;
     let mut out = Vec::new();
-    for (hour_ns, part) in split_by_hour(table, &all)? {
-        let sorted = sort(table, &part)?;
-        out.push(write_file(root, table, hour_ns, &sorted)?);
+    let mut start = 0;
+    while start < batches.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < batches.len()
+            && (end == start || bytes + batches[end].get_array_memory_size() <= chunk_bytes)
+        {
+            bytes += batches[end].get_array_memory_size();
+            end += 1;
+        }
+        let chunk = concat_batches(&schema, &batches[start..end])?;
+        start = end;
+        if chunk.num_rows() == 0 {
+            continue;
+        }
+        for (hour_ns, part) in split_by_hour(table, &chunk)? {
+            let sorted = sort(table, &part)?;
+            drop(part);
+            out.push(write_file(root, table, hour_ns, &sorted)?);
+        }
     }
     Ok(out)
 }

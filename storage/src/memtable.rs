@@ -125,12 +125,20 @@ impl Memtable {
         }
     }
 
-    /// For each table with at least `min` active batches, a copy of them (to be merged).
-    pub(crate) fn coalesce_candidates(&self, min: usize) -> Vec<(Table, Vec<RecordBatch>)> {
+    /// For each table with at least `min` active batches averaging fewer than `small_rows`
+    /// rows, a copy of them (to be merged).
+    pub(crate) fn coalesce_candidates(
+        &self,
+        min: usize,
+        small_rows: usize,
+    ) -> Vec<(Table, Vec<RecordBatch>)> {
         let s = self.state.lock();
         s.active
             .iter()
-            .filter(|(_, b)| b.len() >= min)
+            .filter(|(_, b)| {
+                let rows: usize = b.iter().map(|x| x.num_rows()).sum();
+                b.len() >= min && rows < small_rows * b.len()
+            })
             .map(|(t, b)| (*t, b.clone()))
             .collect()
     }

@@ -56,7 +56,8 @@ impl StorageOptions {
             retention: Some(Duration::from_secs(30 * 86_400)),
             max_buffered_bytes: 512 << 20,
             compaction_min_files: 4,
-            compaction_max_rows: 1_000_000,
+            // About one row group: bounds compaction memory to one such file and its sorted copy.
+            compaction_max_rows: 131_072,
             file_grace: Duration::from_secs(60),
             maintenance_interval: Duration::from_secs(10),
         }
@@ -252,7 +253,8 @@ impl Storage {
                 if let Err(err) = self.flush().await {
                     warn!(error = %err, "flush failed; rows stay in the WAL and memory, retrying");
                 }
-            } else {
+            } else if self.inner.memtable.active_stats().0 < self.inner.opts.flush_max_bytes / 2 {
+                // Merging is for trickles of tiny requests; near a flush it would only copy.
                 self.coalesce().await;
             }
             if last_maintenance.is_none_or(|t| t.elapsed() >= self.inner.opts.maintenance_interval) {
@@ -270,7 +272,7 @@ impl Storage {
         let _guard = self.inner.write_lock.lock().await;
         let inner = self.inner.clone();
         let merged = tokio::task::spawn_blocking(move || {
-            for (table, batches) in inner.memtable.coalesce_candidates(16) {
+            for (table, batches) in inner.memtable.coalesce_candidates(16, 1024) {
                 match arrow::compute::concat_batches(&table.schema(), &batches) {
                     Ok(merged) => inner.memtable.replace_prefix(table, batches.len(), merged),
                     Err(err) => warn!(%table, error = %err, "could not merge buffered batches"),
@@ -304,7 +306,12 @@ impl Inner {
         let mut new_files = Vec::new();
         let mut rows = 0u64;
         for (table, batches) in &frozen.tables {
-            match flush::write_table(&self.opts.data_dir, *table, batches) {
+            match flush::write_table(
+                &self.opts.data_dir,
+                *table,
+                batches,
+                self.opts.flush_max_bytes as usize,
+            ) {
                 Ok(files) => {
                     rows += files.iter().map(|f| f.rows).sum::<u64>();
                     new_files.extend(files);

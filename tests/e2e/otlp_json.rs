@@ -168,3 +168,46 @@ async fn otlp_json_requests_are_stored_with_their_values() {
     );
     assert_eq!(l[0]["t"], "5b8efff798038103d269b633813fc60c");
 }
+
+/// Node's OTLP/HTTP exporter sends `Transfer-Encoding: chunked` and no Content-Length
+/// (reference §5): the body is read whole however it is framed.
+#[tokio::test(flavor = "multi_thread")]
+async fn chunked_bodies_are_read_whole() {
+    use std::io::{Read, Write};
+    let server = TestServer::start();
+    let body = json!({"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "chunked"}}]},
+        "scopeLogs": [{"logRecords": [
+            {"timeUnixNano": "1795486744708829440", "body": {"stringValue": "one"}},
+            {"timeUnixNano": "1795486744708829441", "body": {"stringValue": "two"}}]}]}]})
+    .to_string();
+    let mut req = format!(
+        "POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    // Three chunks of uneven size, then the terminating zero-length chunk.
+    let (a, rest) = body.as_bytes().split_at(7);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    for chunk in [a, b, c] {
+        req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        req.extend_from_slice(chunk);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let port = server.http;
+    let response = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(&req).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert_eq!(
+        server
+            .count("SELECT count(*) FROM logs WHERE service_name = 'chunked'")
+            .await,
+        2
+    );
+}

@@ -17,8 +17,8 @@ use super::attrs::{MapColumn, value_bool, value_f64, value_str};
 use super::resource::{ResourceColumns, ResourceCtx};
 use super::{Converted, Rejections};
 use crate::normalise::{
-    ALL_SLOTS, Slot, ThrottleEvidence, canonical_key, canonical_value, invocation, is_error, is_throttle,
-    memory_mb, slot_of, workflow,
+    ALL_SLOTS, Slot, ThrottleEvidence, canonical_key, canonical_value, invocation, is_derivation_input,
+    is_error, is_throttle, memory_mb, slot_of, workflow,
 };
 
 pub(crate) fn convert(
@@ -200,6 +200,7 @@ impl SpanColumns {
         let mut coldstart = res.coldstart;
         let mut http_status: Option<i32> = None;
         let mut rest: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(span.attributes.len());
+        let mut inputs: Vec<(&str, Cow<'_, str>)> = Vec::new();
         for kv in &span.attributes {
             let key = canonical_key(&kv.key);
             match slot_of(key) {
@@ -214,7 +215,13 @@ impl SpanColumns {
                     let v = value_str(kv.value.as_ref());
                     slots[slot.index()] = Some(Cow::Owned(canonical_value(slot, &v).to_string()));
                 }
-                None => rest.push((key, value_str(kv.value.as_ref()))),
+                None => {
+                    let v = value_str(kv.value.as_ref());
+                    if is_derivation_input(key) {
+                        inputs.push((key, v.clone()));
+                    }
+                    rest.push((key, v));
+                }
             }
         }
         if http_status.is_none() {
@@ -223,7 +230,13 @@ impl SpanColumns {
                 .and_then(|s| s.parse().ok());
         }
         let get = |slot: Slot| slots[slot.index()].as_deref();
-        let attr = |k: &str| rest.iter().find(|(key, _)| *key == k).map(|(_, v)| v.to_string());
+        // Derivations look only at the few keys kept aside above (usually none).
+        let attr = |k: &str| {
+            inputs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        };
 
         // The first `exception` event names the exception (all SDKs still record one).
         let exception = span.events.iter().find(|e| e.name == "exception").map(|e| {

@@ -244,6 +244,8 @@ fn trace_request(res: Option<Resource>, spans: Vec<Span>) -> ExportTraceServiceR
     }
 }
 
+mod reference;
+
 // ---- python-lambda ------------------------------------------------------------------------
 
 #[test]
