@@ -156,6 +156,23 @@ async fn results_come_in_json_ndjson_csv_and_arrow() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
 }
 
+/// `slod_storage_flushes_total` from the server's /metrics.
+async fn flushes(client: &reqwest::Client, metrics_url: &str) -> f64 {
+    let text = client
+        .get(metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("slod_storage_flushes_total "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn counts_never_go_backwards_or_overshoot_while_flushes_run() {
     // Flushes every few requests: queries race them constantly.
@@ -165,6 +182,7 @@ async fn counts_never_go_backwards_or_overshoot_while_flushes_run() {
     let sent = Arc::new(AtomicI64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let sender = {
+        let metrics_url = server.api_url("/metrics");
         let (client, url, sent, done) = (
             server.client.clone(),
             server.otlp_http("/v1/traces"),
@@ -172,7 +190,18 @@ async fn counts_never_go_backwards_or_overshoot_while_flushes_run() {
             done.clone(),
         );
         tokio::spawn(async move {
-            for i in 0..150u64 {
+            // At least 150 requests, and on until three flushes have raced the queries.
+            let started = std::time::Instant::now();
+            let mut i = 0u64;
+            loop {
+                if i >= 150 && i % 10 == 0 && flushes(&client, &metrics_url).await >= 3.0 {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(60),
+                    "no flushes after 60 s"
+                );
+                i += 1;
                 let body = spans_request("snap", 16, 5000 + i).encode_to_vec();
                 let r = client
                     .post(&url)
@@ -215,16 +244,10 @@ async fn counts_never_go_backwards_or_overshoot_while_flushes_run() {
         server
             .count("SELECT count(*) FROM spans WHERE service_name = 'snap'")
             .await,
-        150 * 16
+        sent.load(Ordering::SeqCst)
     );
-    let m = server.metrics_text().await;
-    let flushes: f64 = m
-        .lines()
-        .find(|l| l.starts_with("slod_storage_flushes_total "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    assert!(flushes >= 3.0, "the test must race real flushes (saw {flushes})");
+    let n = flushes(&server.client, &server.api_url("/metrics")).await;
+    assert!(n >= 3.0, "the test must race real flushes (saw {n})");
 }
 
 #[tokio::test(flavor = "multi_thread")]
