@@ -180,10 +180,7 @@ async fn chunked_bodies_are_read_whole() {
             {"timeUnixNano": "1795486744708829440", "body": {"stringValue": "one"}},
             {"timeUnixNano": "1795486744708829441", "body": {"stringValue": "two"}}]}]}]})
     .to_string();
-    let mut req = format!(
-        "POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    )
-    .into_bytes();
+    let mut req = "POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".as_bytes().to_vec();
     // Three chunks of uneven size, then the terminating zero-length chunk.
     let (a, rest) = body.as_bytes().split_at(7);
     let (b, c) = rest.split_at(rest.len() / 2);

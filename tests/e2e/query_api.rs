@@ -194,7 +194,7 @@ async fn counts_never_go_backwards_or_overshoot_while_flushes_run() {
             let started = std::time::Instant::now();
             let mut i = 0u64;
             loop {
-                if i >= 150 && i % 10 == 0 && flushes(&client, &metrics_url).await >= 3.0 {
+                if i >= 150 && i.is_multiple_of(10) && flushes(&client, &metrics_url).await >= 3.0 {
                     break;
                 }
                 assert!(
