@@ -2,6 +2,7 @@
 
 mod bench;
 mod config;
+mod loadgen;
 mod query;
 mod serve;
 
@@ -29,6 +30,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Validate a config file and report every problem (exit 2 when invalid).
     Check(CheckArgs),
+    /// Send realistic serverless telemetry (live or backfilled) to an OTLP endpoint.
+    Loadgen(loadgen::LoadgenArgs),
     /// Benchmarks (`slod bench ingest`).
     Bench(bench::BenchArgs),
 }
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Query(args) => runtime()?.block_on(query::run(args)),
         Command::Check(args) => Ok(check(args)),
+        Command::Loadgen(args) => runtime()?.block_on(loadgen::run(args)),
         Command::Bench(args) => runtime()?.block_on(bench::run(args)),
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Everything is a function of (seed, scenario, start, duration, period, volume, fleet size):
 //! no wall clock is read, so a test or `--backfill` can regenerate the same bytes. Each
-//! function and second draws from its own random stream, so one function's incident never
-//! shifts another function's data.
+//! function and second draws from its own random stream, keyed by the second's offset in the
+//! window, so one function's incident never shifts another function's data, and the same
+//! seed at another start gives the same traffic shifted in time (except for the daily cycle,
+//! which follows the clock hour).
 
 use std::time::Duration;
 
@@ -181,7 +183,7 @@ impl Simulation {
             })
             .collect();
         let mut res = Resources::default();
-        let wf = WorkflowState::new(cfg.seed, cfg.start_ns, &mut res);
+        let wf = WorkflowState::new(cfg.seed, &mut res);
         Simulation {
             total: cfg.duration.as_secs().max(1),
             cfg,
@@ -279,7 +281,7 @@ impl Simulation {
             }
         }
         // Queue depths, polled by the queue monitor in each region.
-        let mut rng = Rng::derive(self.cfg.seed, &[0x9d, t1]);
+        let mut rng = Rng::derive(self.cfg.seed, &[0x9d, (t1 - self.cfg.start_ns) / SEC]);
         let mut by_region: Vec<(&str, Vec<(String, i64)>)> = Vec::new();
         for (f, st) in self.fns[..self.organic].iter().zip(&self.states) {
             let mut depths = Vec::new();

@@ -170,7 +170,7 @@ fn new_ids(f: &Function, t: u64, version: &str, rng: &mut Rng) -> InstanceIds {
 impl Simulation {
     /// The organic traffic of function `fi` in the second starting at `t0`.
     pub(crate) fn function_tick(&mut self, fi: usize, t0: u64) {
-        let mut rng = Rng::derive(self.cfg.seed, &[1, fi as u64, t0 / SEC]);
+        let mut rng = Rng::derive(self.cfg.seed, &[1, fi as u64, (t0 - self.cfg.start_ns) / SEC]);
         let fx = Effects::at(&self.plan, fi, t0);
         let (trigger, late) = (self.fns[fi].trigger, fx.late);
         let mut n = match trigger {

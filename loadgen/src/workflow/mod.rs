@@ -66,8 +66,8 @@ pub(crate) struct WorkflowState {
 }
 
 impl WorkflowState {
-    pub(crate) fn new(seed: u64, start: u64, res: &mut Resources) -> WorkflowState {
-        let mut rng = Rng::derive(seed, &[3, start]);
+    pub(crate) fn new(seed: u64, res: &mut Resources) -> WorkflowState {
+        let mut rng = Rng::derive(seed, &[3]);
         let wfs = crate::fleet::workflows();
         let durable = wfs.iter().find(|w| w.engine == Engine::DurableFunctions);
         WorkflowState {
@@ -197,7 +197,7 @@ impl Simulation {
         let weights: f64 = self.workflows.iter().map(|w| w.weight).sum::<f64>().max(1e-9);
         let failing = self.plan.workflows_failing(t0);
         for wi in 0..self.workflows.len() {
-            let mut rng = Rng::derive(self.cfg.seed, &[2, wi as u64, t0 / SEC]);
+            let mut rng = Rng::derive(self.cfg.seed, &[2, wi as u64, (t0 - self.cfg.start_ns) / SEC]);
             let w = self.workflows[wi].clone();
             let rate = self.cfg.volume * WORKFLOW_SHARE / SPANS_PER_EXECUTION * w.weight / weights;
             let n = rng.poisson(rate * crate::traffic::diurnal(t0));
