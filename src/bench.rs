@@ -314,7 +314,7 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
          | baseline: decode only, 1 core | {decode_sps:.0} spans/s (ratio {r1:.2}) |\n\
          | baseline: decode + Arrow, 1 core | {convert_sps:.0} spans/s (ratio {r2:.2}) |\n\
          | WAL group commits (fsyncs) | {fsyncs:.0}, {per_fsync:.1} requests each, mean {fsync_ms:.2} ms |\n\
-         | flushes to Parquet | {flushes:.0}, {flush_s:.1} s in total ({flush_share:.0}% of the run on the flush thread) |\n",
+         | flushes to Parquet | {flushes:.0}, {flush_s:.1} s in total ({flush_share:.0}% of the run on the flush thread): sort {sort_s:.1} s, Parquet encode + fsync {encode_s:.1} s |\n",
         conn = a.connections,
         p50 = pct(0.5).as_secs_f64() * 1e3,
         p99 = pct(0.99).as_secs_f64() * 1e3,
@@ -329,6 +329,8 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
         flushes = stages.flushes,
         flush_s = stages.flush_seconds,
         flush_share = stages.flush_seconds / elapsed.as_secs_f64() * 100.0,
+        sort_s = stages.sort_seconds,
+        encode_s = stages.encode_seconds,
     );
     println!("\n{report}");
     if let Some(path) = a.output {
@@ -345,13 +347,15 @@ struct Stages {
     wal_records: f64,
     flushes: f64,
     flush_seconds: f64,
+    sort_seconds: f64,
+    encode_seconds: f64,
 }
 
 impl Stages {
     fn parse(text: &str) -> Stages {
         let value = |name: &str| {
             text.lines()
-                .find(|l| l.split([' ', '{']).next() == Some(name))
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
                 .and_then(|l| l.rsplit(' ').next())
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(0.0)
@@ -362,6 +366,8 @@ impl Stages {
             wal_records: value("slod_wal_records_total"),
             flushes: value("slod_storage_flush_duration_seconds_count"),
             flush_seconds: value("slod_storage_flush_duration_seconds_sum"),
+            sort_seconds: value("slod_storage_write_stage_seconds_total{stage=\"sort\"}"),
+            encode_seconds: value("slod_storage_write_stage_seconds_total{stage=\"encode\"}"),
         }
     }
 }

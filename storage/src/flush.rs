@@ -7,8 +7,8 @@ use std::fs::{self, File};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, TimestampNanosecondArray};
-use arrow::compute::{SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampNanosecondArray};
+use arrow::compute::{SortColumn, SortOptions, concat, interleave_record_batch, lexsort_to_indices};
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use parquet::arrow::ArrowWriter;
@@ -17,8 +17,11 @@ use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use std::time::Instant;
+
 use crate::catalog::{FileMeta, relative};
 use crate::error::{Error, Result, io};
+use crate::metrics::{StageLabel, StorageMetrics};
 use crate::schema::Table;
 use crate::wal::sync_dir;
 
@@ -26,15 +29,15 @@ pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;
 pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Writes `batches` of `table` as sorted files, one per hour partition per chunk of at most
-/// `chunk_bytes` of input: the extra memory a flush needs (the merged and the sorted copy of
-/// one chunk) stays bounded however far behind the flusher is. Compaction merges the files.
+/// `chunk_bytes` of input: the extra memory a flush needs (one sorted copy of one chunk) stays
+/// bounded however far behind the flusher is. Compaction merges the files later.
 pub(crate) fn write_table(
     root: &Path,
     table: Table,
     batches: &[RecordBatch],
     chunk_bytes: usize,
+    metrics: &StorageMetrics,
 ) -> Result<Vec<FileMeta>> {
-    let schema = table.schema();
     let mut out = Vec::new();
     let mut start = 0;
     while start < batches.len() {
@@ -46,18 +49,100 @@ pub(crate) fn write_table(
             bytes += batches[end].get_array_memory_size();
             end += 1;
         }
-        let chunk = concat_batches(&schema, &batches[start..end])?;
+        let chunk: Vec<&RecordBatch> = batches[start..end].iter().collect();
         start = end;
-        if chunk.num_rows() == 0 {
-            continue;
-        }
-        for (hour_ns, part) in split_by_hour(table, &chunk)? {
-            let sorted = sort(table, &part)?;
-            drop(part);
-            out.push(write_file(root, table, hour_ns, &sorted)?);
-        }
+        out.extend(write_sorted(root, table, &chunk, metrics)?);
     }
     Ok(out)
+}
+
+/// Writes the rows of `batches` as one sorted file per hour partition they touch. One copy:
+/// rows go straight from the input batches into sorted order.
+pub(crate) fn write_sorted(
+    root: &Path,
+    table: Table,
+    batches: &[&RecordBatch],
+    metrics: &StorageMetrics,
+) -> Result<Vec<FileMeta>> {
+    let stage = |name: &'static str, started: Instant| {
+        metrics
+            .write_stage_seconds
+            .get_or_create(&StageLabel { stage: name })
+            .inc_by(started.elapsed().as_secs_f64());
+    };
+    let batches: Vec<&RecordBatch> = batches.iter().copied().filter(|b| b.num_rows() > 0).collect();
+    let mut out = Vec::new();
+    let started = Instant::now();
+    let parts = sorted_partitions(table, &batches)?;
+    stage("sort", started);
+    for (hour_ns, rows) in parts {
+        let started = Instant::now();
+        let sorted = interleave_record_batch(&batches, &rows)?;
+        stage("sort", started);
+        let started = Instant::now();
+        out.push(write_file(root, table, hour_ns, &sorted)?);
+        stage("encode", started);
+    }
+    Ok(out)
+}
+
+/// The rows of `batches` as (batch, row) pairs, grouped by hour partition and sorted by the
+/// table's sort key within each, computed from the key columns alone.
+fn sorted_partitions(table: Table, batches: &[&RecordBatch]) -> Result<Vec<(i64, Vec<(usize, usize)>)>> {
+    if batches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = |name: &str| -> Result<ArrayRef> {
+        let parts: Vec<&dyn Array> = batches
+            .iter()
+            .filter_map(|b| b.column_by_name(name).map(|c| c.as_ref()))
+            .collect();
+        Ok(concat(&parts)?)
+    };
+    let time = column(table.time_column())?;
+    let time = time
+        .as_any()
+        .downcast_ref::<TimestampNanosecondArray>()
+        .ok_or_else(|| {
+            Error::Arrow(arrow::error::ArrowError::SchemaError(format!(
+                "{table}: bad time column"
+            )))
+        })?;
+    let hours: Int64Array = time
+        .values()
+        .iter()
+        .map(|t| t.div_euclid(HOUR_NS) * HOUR_NS)
+        .collect();
+    let options = Some(SortOptions {
+        descending: false,
+        nulls_first: true,
+    });
+    let mut keys = vec![SortColumn {
+        values: Arc::new(hours.clone()) as ArrayRef,
+        options,
+    }];
+    for name in table.sort_columns() {
+        keys.push(SortColumn {
+            values: column(name)?,
+            options,
+        });
+    }
+    let order = lexsort_to_indices(&keys, None)?;
+    // Global row number → (batch, row).
+    let mut origin = Vec::with_capacity(time.len());
+    for (b, batch) in batches.iter().enumerate() {
+        origin.extend((0..batch.num_rows()).map(|r| (b, r)));
+    }
+    let mut parts: Vec<(i64, Vec<(usize, usize)>)> = Vec::new();
+    for &i in order.values() {
+        let i = i as usize;
+        let hour = hours.value(i);
+        match parts.last_mut() {
+            Some((h, rows)) if *h == hour => rows.push(origin[i]),
+            _ => parts.push((hour, vec![origin[i]])),
+        }
+    }
+    Ok(parts)
 }
 
 /// The event-time column as nanoseconds.
@@ -72,43 +157,6 @@ pub(crate) fn time_values(table: Table, batch: &RecordBatch) -> Result<Timestamp
             )))
         })?;
     Ok(col.clone())
-}
-
-fn split_by_hour(table: Table, batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>> {
-    let times = time_values(table, batch)?;
-    let hour = |t: i64| t.div_euclid(HOUR_NS) * HOUR_NS;
-    let first = hour(times.value(0));
-    if times.values().iter().all(|t| hour(*t) == first) {
-        return Ok(vec![(first, batch.clone())]);
-    }
-    let mut groups: std::collections::BTreeMap<i64, Vec<u32>> = Default::default();
-    for (i, t) in times.values().iter().enumerate() {
-        groups.entry(hour(*t)).or_default().push(i as u32);
-    }
-    groups
-        .into_iter()
-        .map(|(h, idx)| {
-            let idx = arrow::array::UInt32Array::from(idx);
-            Ok((h, take_record_batch(batch, &idx)?))
-        })
-        .collect()
-}
-
-pub(crate) fn sort(table: Table, batch: &RecordBatch) -> Result<RecordBatch> {
-    let cols = table
-        .sort_columns()
-        .iter()
-        .filter_map(|name| batch.column_by_name(name))
-        .map(|values| SortColumn {
-            values: values.clone(),
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
-        })
-        .collect::<Vec<_>>();
-    let idx = lexsort_to_indices(&cols, None)?;
-    Ok(take_record_batch(batch, &idx)?)
 }
 
 pub(crate) fn writer_properties(table: Table, schema: &SchemaRef, rows: usize) -> Result<WriterProperties> {
@@ -204,3 +252,6 @@ pub(crate) fn read_file(root: &Path, meta: &FileMeta) -> Result<Vec<RecordBatch>
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use arrow::compute::concat_batches;
 use tracing::info;
 
 use crate::catalog::FileMeta;
@@ -77,15 +76,15 @@ impl Inner {
         for f in inputs {
             batches.extend(flush::read_file(&self.opts.data_dir, f)?);
         }
-        let all = concat_batches(&table.schema(), &batches)?;
+        let refs: Vec<&arrow::record_batch::RecordBatch> = batches.iter().collect();
+        // Inputs share one hour partition, so this writes one file.
+        let out = flush::write_sorted(&self.opts.data_dir, table, &refs, &self.metrics)?;
+        debug_assert!(out.iter().all(|f| f.hour_ns == hour_ns));
         drop(batches);
-        let sorted = flush::sort(table, &all)?;
-        drop(all);
-        let out = flush::write_file(&self.opts.data_dir, table, hour_ns, &sorted)?;
         crate::failpoint::hit("compaction-mid");
         let mut next = self.manifest.lock().clone();
         next.files.retain(|f| !inputs.iter().any(|i| i.path == f.path));
-        next.files.push(out);
+        next.files.extend(out);
         self.catalog.commit(&next)?;
         self.memtable.publish_files(next.files.clone());
         self.metrics.parquet_files.set(next.files.len() as i64);

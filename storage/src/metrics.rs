@@ -1,12 +1,21 @@
 //! Storage self-telemetry (names follow `slod_<subsystem>_<object>_<unit>[_total]`).
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct StageLabel {
+    pub stage: &'static str,
+}
+
 #[derive(Debug)]
 pub struct StorageMetrics {
+    /// Time in each step of writing Parquet (flush and compaction): `sort`, `encode`.
+    pub(crate) write_stage_seconds: Family<StageLabel, Counter<f64>>,
     pub(crate) wal_fsync_seconds: Histogram,
     pub(crate) wal_records: Counter,
     pub(crate) wal_replayed_records: Counter,
@@ -24,6 +33,7 @@ pub struct StorageMetrics {
 impl StorageMetrics {
     pub fn new(registry: &mut Registry) -> StorageMetrics {
         let m = StorageMetrics {
+            write_stage_seconds: Family::default(),
             wal_fsync_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             wal_records: Counter::default(),
             wal_replayed_records: Counter::default(),
@@ -41,6 +51,11 @@ impl StorageMetrics {
             "slod_wal_fsync_duration_seconds",
             "Time to write and fsync one group commit",
             m.wal_fsync_seconds.clone(),
+        );
+        registry.register(
+            "slod_storage_write_stage_seconds",
+            "Seconds spent in each step of writing Parquet files (sort, encode)",
+            m.write_stage_seconds.clone(),
         );
         registry.register(
             "slod_wal_records",

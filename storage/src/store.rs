@@ -311,6 +311,7 @@ impl Inner {
                 *table,
                 batches,
                 self.opts.flush_max_bytes as usize,
+                &self.metrics,
             ) {
                 Ok(files) => {
                     rows += files.iter().map(|f| f.rows).sum::<u64>();
