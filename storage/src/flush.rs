@@ -86,9 +86,12 @@ pub(crate) fn write_sorted(
     Ok(out)
 }
 
+/// One hour partition's rows as (batch index, row index) pairs, in sorted order.
+type HourRows = (i64, Vec<(usize, usize)>);
+
 /// The rows of `batches` as (batch, row) pairs, grouped by hour partition and sorted by the
 /// table's sort key within each, computed from the key columns alone.
-fn sorted_partitions(table: Table, batches: &[&RecordBatch]) -> Result<Vec<(i64, Vec<(usize, usize)>)>> {
+fn sorted_partitions(table: Table, batches: &[&RecordBatch]) -> Result<Vec<HourRows>> {
     if batches.is_empty() {
         return Ok(Vec::new());
     }
@@ -133,7 +136,7 @@ fn sorted_partitions(table: Table, batches: &[&RecordBatch]) -> Result<Vec<(i64,
     for (b, batch) in batches.iter().enumerate() {
         origin.extend((0..batch.num_rows()).map(|r| (b, r)));
     }
-    let mut parts: Vec<(i64, Vec<(usize, usize)>)> = Vec::new();
+    let mut parts: Vec<HourRows> = Vec::new();
     for &i in order.values() {
         let i = i as usize;
         let hour = hours.value(i);
