@@ -117,6 +117,7 @@ pub fn check_read_only(sql: &str) -> Result<(), QueryError> {
             statements.len()
         )));
     }
+    // INVARIANT: exactly one statement, checked above.
     let refused = match &statements[0] {
         DfStatement::Statement(s) => match s.as_ref() {
             Statement::Query(_)

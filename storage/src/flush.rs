@@ -138,6 +138,7 @@ fn sorted_partitions(table: Table, batches: &[&RecordBatch]) -> Result<Vec<HourR
     }
     let mut parts: Vec<HourRows> = Vec::new();
     for &i in order.values() {
+        // INVARIANT: sort indices are row numbers of the concatenated keys, < origin.len().
         let i = i as usize;
         let hour = hours.value(i);
         match parts.last_mut() {

@@ -354,6 +354,7 @@ impl Inner {
         let dir = self.opts.data_dir.join("wal");
         let segments = wal::list_segments(&dir)?;
         for pair in segments.windows(2) {
+            // INVARIANT: windows(2) yields slices of exactly two.
             let (_, path) = &pair[0];
             let (next_first, _) = pair[1];
             if next_first <= flushed_seq + 1 {

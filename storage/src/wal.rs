@@ -211,6 +211,7 @@ impl Writer {
     fn run(&mut self) {
         while let Ok(first) = self.rx.recv() {
             let mut group = vec![first];
+            // INVARIANT: the group starts with the request just received.
             let mut bytes = group[0].payload.len();
             let deadline = Instant::now() + self.opts.group_commit;
             loop {
@@ -387,6 +388,7 @@ fn parse_records(mut buf: &[u8]) -> (usize, Vec<WalRecord>) {
     let total = buf.len();
     let mut out = Vec::new();
     while buf.len() >= FRAME_LEN {
+        // INVARIANT: the loop condition guarantees FRAME_LEN (8) bytes.
         let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
         let crc = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
         if !(BODY_PREFIX..=MAX_RECORD).contains(&len) || buf.len() < FRAME_LEN + len {

@@ -126,6 +126,7 @@ impl ResourceColumns {
     /// Appends one row; `get` returns the effective value of a resource slot.
     pub(crate) fn append<'s>(&mut self, get: impl Fn(Slot) -> Option<&'s str>, memory_mb: Option<i64>) {
         for (i, b) in self.strings.iter_mut().enumerate() {
+            // INVARIANT: one builder per entry of SLOTS (see new()).
             let slot = SLOTS[i];
             match get(slot) {
                 Some(v) => b.append_value(v),
