@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use slod_loadgen::{Batcher, Export, Scenario, SimConfig, Simulation, TokenBucket};
+use slod_loadgen::{Batcher, Export, Scenario, SimConfig, Simulation, Target, TokenBucket};
 use tokio::sync::{Mutex, Semaphore, mpsc};
 
 use transport::{Answer, Client, Protocol};
@@ -74,7 +74,8 @@ pub(crate) struct LoadgenArgs {
     #[arg(long, default_value = "steady", value_parser = |s: &str| s.parse::<Scenario>(), help = scenario_help())]
     scenario: Scenario,
     /// Traffic the simulated fleet makes, in spans per simulated second when healthy
-    /// (incidents add to it). Default: 80 % of --rate (room for logs and metrics), else 100.
+    /// (incidents add to it). Default: 100; for a live run with --rate, 80 % of the rate
+    /// (room for logs and metrics).
     #[arg(long, value_name = "SPANS_PER_SEC")]
     volume: Option<f64>,
     /// Start of the simulated window: RFC 3339 (2026-11-24T00:00:00Z) or Unix seconds.
@@ -96,6 +97,10 @@ pub(crate) struct LoadgenArgs {
     /// No progress bar; only the summary.
     #[arg(long)]
     quiet: bool,
+    /// Generate and encode everything as fast as possible but send nothing; reports the
+    /// generator's own throughput.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// The window and pacing decided from the arguments.
@@ -184,7 +189,10 @@ pub(crate) async fn run(a: LoadgenArgs) -> Result<ExitCode> {
         start_ns: w.start_ns,
         duration: w.length,
         period: a.incident_every,
-        volume: a.volume.unwrap_or_else(|| a.rate.map_or(100.0, |r| r * 0.8)),
+        volume: a.volume.unwrap_or(match (a.backfill, a.rate) {
+            (None, Some(r)) => r * 0.8,
+            _ => 100.0,
+        }),
         functions: a.functions,
     };
     let sim = Simulation::new(cfg);
@@ -193,6 +201,9 @@ pub(crate) async fn run(a: LoadgenArgs) -> Result<ExitCode> {
         let out = serde_json::json!({ "plan": sim.plan(), "fleet": fleet, "seed": a.seed });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    if a.dry_run {
+        return dry_run(sim, a.batch);
     }
     let base = transport::endpoint(&a.target, a.protocol)?;
     let client = Client::new(base.clone(), a.protocol, Duration::from_secs(30))?;
@@ -207,20 +218,26 @@ pub(crate) async fn run(a: LoadgenArgs) -> Result<ExitCode> {
     let stats = Arc::new(Stats::default());
     if !a.quiet {
         eprintln!(
-            "slod loadgen: {} (seed {}) → {base} ({:?}), {} simulated seconds from {}, {}",
+            "slod loadgen: {} (seed {}) → {base} ({}), {} simulated seconds from {}, {}",
             a.scenario,
             a.seed,
-            a.protocol,
+            a.protocol
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_string()),
             sim.ticks(),
             humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(w.start_ns)),
             a.rate
                 .map_or("no rate cap".into(), |r| format!("at most {r} items/s")),
         );
         for i in &sim.plan().incidents {
+            let target = match &i.target {
+                Target::Fleet => "every function",
+                Target::Workflows => "every workflow",
+                Target::Function { name, .. } => name.as_str(),
+            };
             eprintln!(
-                "  incident {:?} on {:?} from {} to {}",
-                i.kind,
-                i.target,
+                "  {} on {target} from {} to {}",
+                serde_json::to_value(i.kind)?.as_str().unwrap_or_default(),
                 humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(i.start_ns)),
                 humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(i.end_ns)),
             );
@@ -252,6 +269,35 @@ pub(crate) async fn run(a: LoadgenArgs) -> Result<ExitCode> {
     update(&bar, &stats, started.elapsed());
     bar.finish_and_clear();
     summary(&a, &stats, started.elapsed())
+}
+
+/// `--dry-run`: the generator alone (simulate, batch, encode as protobuf), timed.
+fn dry_run(sim: Simulation, batch: u64) -> Result<ExitCode> {
+    let started = Instant::now();
+    let mut batcher = Batcher::new(batch);
+    let (mut spans, mut items, mut bytes, mut requests) = (0u64, 0u64, 0usize, 0u64);
+    let mut count = |exports: Vec<Export>| {
+        for e in exports {
+            if let Export::Traces(_) = e {
+                spans += e.items();
+            }
+            items += e.items();
+            bytes += e.encode().len();
+            requests += 1;
+        }
+    };
+    for tick in sim {
+        count(batcher.push(tick));
+    }
+    count(batcher.flush());
+    let secs = started.elapsed().as_secs_f64().max(1e-3);
+    println!(
+        "slod loadgen --dry-run: generated {spans} spans, {items} items in {requests} requests ({:.1} MB protobuf) in {secs:.1}s: {:.0} spans/s, {:.0} items/s",
+        bytes as f64 / 1e6,
+        spans as f64 / secs,
+        items as f64 / secs,
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The simulation on its own thread: batches ticks and hands them over with the simulated

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod durability;
+mod loadgen;
 mod otlp_json;
 mod python_sdk;
 mod query_api;
