@@ -48,8 +48,23 @@ impl Builder {
             client: reqwest::Client::new(),
         };
         std::fs::write(&s.config_path, &self.config).unwrap();
-        s.spawn();
-        s
+        // A port from free_port() can be taken again before slod binds it (by another test's
+        // server or as the local port of an outgoing connection): retry on fresh ports.
+        for _ in 0..3 {
+            match s.try_spawn() {
+                Err(log) if log.contains("cannot listen") => {
+                    (s.grpc, s.http, s.api) = (free_port(), free_port(), free_port());
+                    std::fs::write(&s.log_path, "").unwrap();
+                }
+                other => {
+                    if let Err(log) = other {
+                        panic!("slod exited during start-up; log:\n{log}");
+                    }
+                    return s;
+                }
+            }
+        }
+        panic!("slod could not bind free ports three times; log:\n{}", s.log());
     }
 }
 
@@ -90,8 +105,16 @@ impl TestServer {
         format!("http://127.0.0.1:{}{path}", self.api)
     }
 
-    /// Starts the process (logs appended to `log_path`); does not wait for readiness.
+    /// Starts the process (logs appended to `log_path`) and waits until it is ready; panics
+    /// with the log if it exits first.
     pub fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("slod exited during start-up; log:\n{log}");
+        }
+    }
+
+    /// Like [`TestServer::spawn`]; an early exit returns the log.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -113,20 +136,21 @@ impl TestServer {
             cmd.env(k, v);
         }
         self.child = Some(cmd.spawn().expect("cannot start the slod binary"));
-        self.wait_ready();
+        self.try_wait_ready()
     }
 
-    /// Waits until `/readyz` answers 200; panics with the log if the process exits first.
-    pub fn wait_ready(&mut self) {
+    /// Waits until `/readyz` answers 200; an early exit returns the log.
+    fn try_wait_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                panic!("slod exited during start-up ({status}); log:\n{}", self.log());
+                self.child = None;
+                return Err(format!("({status})\n{}", self.log()));
             }
             let ok = std::net::TcpStream::connect(("127.0.0.1", self.api)).is_ok()
                 && ureq_like_get(self.api, "/readyz").is_some_and(|s| s == 200);
             if ok {
-                return;
+                return Ok(());
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
