@@ -13,7 +13,7 @@ pub mod http;
 mod ingest;
 mod metrics;
 mod normalise;
-mod rpc;
+pub mod rpc;
 mod signal;
 
 pub use error::IngestError;

@@ -1,8 +1,9 @@
-//! The few `google.rpc` messages OTLP error responses carry.
+//! The few `google.rpc` messages OTLP error responses carry (also used by `slod loadgen` to
+//! read a server's `RetryInfo`).
 
 /// `google.rpc.Status`: the body of an OTLP/HTTP error response.
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Status {
+pub struct Status {
     #[prost(int32, tag = "1")]
     pub code: i32,
     #[prost(string, tag = "2")]
@@ -13,7 +14,7 @@ pub(crate) struct Status {
 
 /// `google.protobuf.Any`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Any {
+pub struct Any {
     #[prost(string, tag = "1")]
     pub type_url: String,
     #[prost(bytes = "vec", tag = "2")]
@@ -22,23 +23,23 @@ pub(crate) struct Any {
 
 /// `google.rpc.RetryInfo`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct RetryInfo {
+pub struct RetryInfo {
     #[prost(message, optional, tag = "1")]
     pub retry_delay: Option<Duration>,
 }
 
 /// `google.protobuf.Duration`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Duration {
+pub struct Duration {
     #[prost(int64, tag = "1")]
     pub seconds: i64,
     #[prost(int32, tag = "2")]
     pub nanos: i32,
 }
 
-pub(crate) const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
+pub const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
-pub(crate) fn retry_info(delay: std::time::Duration) -> RetryInfo {
+pub fn retry_info(delay: std::time::Duration) -> RetryInfo {
     RetryInfo {
         retry_delay: Some(Duration {
             seconds: delay.as_secs() as i64,

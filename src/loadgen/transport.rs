@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::{logs, metrics, trace};
 use prost::Message;
+use slod_collector::rpc;
 use slod_loadgen::Export;
 use tonic::transport::Channel;
 
@@ -328,41 +329,6 @@ fn retry_info(status: &tonic::Status) -> Option<Duration> {
     let info = from_details.or_else(from_trailer)?;
     let d = info.retry_delay?;
     Some(Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32))
-}
-
-/// The few `google.rpc` messages a gRPC error carries.
-mod rpc {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(super) struct Status {
-        #[prost(int32, tag = "1")]
-        pub code: i32,
-        #[prost(string, tag = "2")]
-        pub message: String,
-        #[prost(message, repeated, tag = "3")]
-        pub details: Vec<Any>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(super) struct Any {
-        #[prost(string, tag = "1")]
-        pub type_url: String,
-        #[prost(bytes = "vec", tag = "2")]
-        pub value: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(super) struct RetryInfo {
-        #[prost(message, optional, tag = "1")]
-        pub retry_delay: Option<Duration>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(super) struct Duration {
-        #[prost(int64, tag = "1")]
-        pub seconds: i64,
-        #[prost(int32, tag = "2")]
-        pub nanos: i32,
-    }
 }
 
 #[cfg(test)]
