@@ -5,9 +5,8 @@
 //! (run) child. `durabletask.task.instance_id` is the execution id on every span.
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::trace::v1::Span;
 
-use super::{Fate, attempts};
+use super::{Fate, TraceSpans, attempts};
 use crate::fleet::Workflow;
 use crate::otlp::{CLIENT, FLAGS_PYTHON, PRODUCER, SERVER, error_status, exception_event, i, s};
 use crate::rng::Rng;
@@ -24,24 +23,17 @@ pub(crate) fn execution(sim: &mut Simulation, w: &Workflow, start: u64, fate: Fa
             s("durabletask.task.instance_id", &instance_id),
         ]
     };
+    let trace = TraceSpans {
+        trace_id: trace_id.clone(),
+        flags: (FLAGS_PYTHON, FLAGS_PYTHON),
+    };
     let mk = |name: String,
               kind: i32,
               parent: &[u8],
               t0: u64,
               t1: u64,
               attributes: Vec<KeyValue>,
-              rng: &mut Rng| Span {
-        trace_id: trace_id.clone(),
-        span_id: rng.id::<8>(),
-        parent_span_id: parent.to_vec(),
-        name,
-        kind,
-        start_time_unix_nano: t0,
-        end_time_unix_nano: t1,
-        attributes,
-        flags: FLAGS_PYTHON,
-        ..Default::default()
-    };
+              rng: &mut Rng| { trace.span(name, kind, parent, (t0, t1), attributes, rng) };
     let mut spans = Vec::with_capacity(10);
     let create = mk(
         format!("create_orchestration:{}", w.name),

@@ -10,8 +10,10 @@ mod durable;
 mod step_functions;
 mod temporal;
 
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, Metric};
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::fleet::{Engine, Workflow};
 use crate::metrics::{self, Hist, Summaries, TEMPORAL_BOUNDS, cw_point};
@@ -249,6 +251,42 @@ pub(crate) fn attempts(
 }
 
 /// A workflow step's name for functions and ids (`ChargePayment` → `charge-payment`).
+/// Spans of one workflow trace: shared trace id, fresh span ids, flags by parent.
+pub(crate) struct TraceSpans {
+    pub trace_id: Vec<u8>,
+    /// Span flags for a root span and for a span with a parent.
+    pub flags: (u32, u32),
+}
+
+impl TraceSpans {
+    pub(crate) fn span(
+        &self,
+        name: String,
+        kind: i32,
+        parent: &[u8],
+        (t0, t1): (u64, u64),
+        attributes: Vec<KeyValue>,
+        rng: &mut Rng,
+    ) -> Span {
+        Span {
+            trace_id: self.trace_id.clone(),
+            span_id: rng.id::<8>(),
+            parent_span_id: parent.to_vec(),
+            name,
+            kind,
+            start_time_unix_nano: t0,
+            end_time_unix_nano: t1,
+            attributes,
+            flags: if parent.is_empty() {
+                self.flags.0
+            } else {
+                self.flags.1
+            },
+            ..Default::default()
+        }
+    }
+}
+
 pub(crate) fn kebab(s: &str) -> String {
     let mut out = String::new();
     for (k, c) in s.chars().enumerate() {

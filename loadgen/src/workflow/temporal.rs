@@ -6,9 +6,8 @@
 //! `CompleteWorkflow` carries an `exception` event but its status stays UNSET.
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::trace::v1::Span;
 
-use super::{Fate, attempts};
+use super::{Fate, TraceSpans, attempts};
 use crate::fleet::Workflow;
 use crate::otlp::{
     CLIENT, FLAGS_PYTHON, FLAGS_PYTHON_REMOTE, INTERNAL, SERVER, error_status, exception_event, s,
@@ -24,28 +23,17 @@ pub(crate) fn execution(sim: &mut Simulation, w: &Workflow, start: u64, fate: Fa
     let ids = || vec![s("temporalWorkflowID", &workflow_id), s("temporalRunID", &run_id)];
     let root_id = rng.id::<8>();
     let rpc = (rng.uniform(15.0, 30.0) * 1e6) as u64;
+    let trace = TraceSpans {
+        trace_id: trace_id.clone(),
+        flags: (FLAGS_PYTHON, FLAGS_PYTHON_REMOTE),
+    };
     let span = |name: String,
                 kind: i32,
                 parent: &[u8],
                 t0: u64,
                 t1: u64,
                 attributes: Vec<KeyValue>,
-                rng: &mut Rng| Span {
-        trace_id: trace_id.clone(),
-        span_id: rng.id::<8>(),
-        parent_span_id: parent.to_vec(),
-        name,
-        kind,
-        start_time_unix_nano: t0,
-        end_time_unix_nano: t1,
-        attributes,
-        flags: if parent.is_empty() {
-            FLAGS_PYTHON
-        } else {
-            FLAGS_PYTHON_REMOTE
-        },
-        ..Default::default()
-    };
+                rng: &mut Rng| { trace.span(name, kind, parent, (t0, t1), attributes, rng) };
     let mut spans = Vec::with_capacity(10);
     let mut root = span(
         format!("StartWorkflow:{}", w.name),
