@@ -325,11 +325,12 @@ impl SpanColumns {
         }
         self.attributes.end_row();
         self.events.append(span, start);
-        self.links.append(span);
+        let bad_links = self.links.append(span);
         self.dropped_attributes
             .append_value(span.dropped_attributes_count);
         self.dropped_events.append_value(span.dropped_events_count);
-        self.dropped_links.append_value(span.dropped_links_count);
+        self.dropped_links
+            .append_value(span.dropped_links_count.saturating_add(bad_links));
         self.ingest_time.append_value(ingest_ns);
     }
 
@@ -446,10 +447,12 @@ impl LinkColumns {
         }
     }
 
-    fn append(&mut self, span: &Span) {
+    /// Appends the span's links; returns how many were dropped for malformed ids.
+    fn append(&mut self, span: &Span) -> u32 {
         let mut n = 0;
         for l in &span.links {
-            // A link with malformed ids cannot be followed; it is dropped (and counted).
+            // A link with malformed ids cannot be followed: dropped, and counted in the
+            // span's dropped_links_count.
             if l.trace_id.len() != 16 || l.span_id.len() != 8 {
                 continue;
             }
@@ -463,6 +466,7 @@ impl LinkColumns {
         }
         let last = self.offsets.last().copied().unwrap_or(0);
         self.offsets.push(last + n);
+        (span.links.len() as u32).saturating_sub(n as u32)
     }
 
     fn finish(&mut self) -> Result<ArrayRef, arrow::error::ArrowError> {

@@ -228,3 +228,34 @@ fn throttles_as_aws_sdk_and_grpc_clients_report_them() {
     assert_eq!(rows.bool("is_throttle", 1), Some(true), "RESOURCE_EXHAUSTED");
     assert_eq!(rows.bool("is_throttle", 2), Some(false), "OK");
 }
+
+#[test]
+fn links_with_malformed_ids_are_dropped_and_counted() {
+    // OTLP: a link needs a 16-byte trace id and an 8-byte span id; a malformed one cannot be
+    // followed, so it is dropped and added to dropped_links_count (1 reported by the SDK + 1).
+    use opentelemetry_proto::tonic::trace::v1::span::Link;
+    let res = resource(vec![kv_str("service.name", "linker")]);
+    let mut sp = span("process batch", id(18, 16), id(19, 8), vec![]);
+    sp.dropped_links_count = 1;
+    sp.links = vec![
+        Link {
+            trace_id: id(20, 16),
+            span_id: id(21, 8),
+            ..Default::default()
+        },
+        Link {
+            trace_id: id(22, 3),
+            span_id: id(23, 8),
+            ..Default::default()
+        },
+    ];
+    let c = super::super::traces(&trace_request(res, vec![sp]), INGEST_NS).unwrap();
+    let rows = batch(&c, Table::Spans);
+    assert_eq!(rows.int("dropped_links_count", 0), Some(2));
+    let links = rows
+        .col("links")
+        .as_any()
+        .downcast_ref::<arrow::array::ListArray>()
+        .unwrap();
+    assert_eq!(links.value_length(0), 1, "only the well-formed link is kept");
+}
