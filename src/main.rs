@@ -1,5 +1,6 @@
 //! The `slod` binary: CLI, config loading, wiring and shutdown.
 
+mod backtest;
 mod bench;
 mod config;
 mod loadgen;
@@ -34,6 +35,8 @@ enum Command {
     Loadgen(loadgen::LoadgenArgs),
     /// Benchmarks (`slod bench ingest`).
     Bench(bench::BenchArgs),
+    /// Replay an SLO's alert policy over recorded per-minute events (no server needed).
+    Backtest(backtest::BacktestArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -92,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => Ok(check(args)),
         Command::Loadgen(args) => runtime()?.block_on(loadgen::run(args)),
         Command::Bench(args) => runtime()?.block_on(bench::run(args)),
+        Command::Backtest(args) => backtest::run(args),
     }
 }
 

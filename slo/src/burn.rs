@@ -76,7 +76,11 @@ pub enum TierState {
     Firing,
     /// Burning, but fewer bad events than the low-traffic guard asks for.
     LowTraffic,
-    /// A window has no valid events.
+    /// The long window burns above the factor (guard met) but the short window has no valid
+    /// events: nothing says the burn stopped or continues. The condition keeps its previous
+    /// state, so a low-traffic function (a request every few minutes) does not flap.
+    ShortWindowNoData,
+    /// The long window has no valid events.
     NoData,
     Ok,
 }
@@ -90,8 +94,13 @@ pub struct TierEval {
 }
 
 impl TierEval {
-    pub fn holds(&self) -> bool {
-        self.state == TierState::Firing
+    /// Whether the condition holds now, given whether it held at the previous evaluation.
+    pub fn holds(&self, held_before: bool) -> bool {
+        match self.state {
+            TierState::Firing => true,
+            TierState::ShortWindowNoData => held_before,
+            TierState::LowTraffic | TierState::NoData | TierState::Ok => false,
+        }
     }
 }
 
@@ -116,16 +125,14 @@ pub fn evaluate_tier(
 ) -> TierEval {
     let long = window(src, now, tier.long, objective);
     let short = window(src, now, tier.short, objective);
+    let guarded = long.counts.bad() + 1e-9 >= guard.min_bad_events;
     let state = match (long.burn_rate, short.burn_rate) {
-        (Some(l), Some(s)) if l > tier.burn_rate && s > tier.burn_rate => {
-            if long.counts.bad() + 1e-9 >= guard.min_bad_events {
-                TierState::Firing
-            } else {
-                TierState::LowTraffic
-            }
-        }
-        (None, _) | (_, None) => TierState::NoData,
-        _ => TierState::Ok,
+        (None, _) => TierState::NoData,
+        (Some(l), _) if l <= tier.burn_rate => TierState::Ok,
+        (Some(_), _) if !guarded => TierState::LowTraffic,
+        (Some(_), None) => TierState::ShortWindowNoData,
+        (Some(_), Some(s)) if s > tier.burn_rate => TierState::Firing,
+        (Some(_), Some(_)) => TierState::Ok,
     };
     TierEval {
         tier: tier.clone(),

@@ -2,6 +2,8 @@
 //! reads), SLO specs, SLI rollups, error budgets and multiwindow multi-burn-rate evaluation,
 //! SQL alert rules, and the alert conditions handed to the alerting crate.
 
+pub mod backtest;
 pub mod burn;
 pub mod duration;
 pub mod policy;
+pub mod spec;

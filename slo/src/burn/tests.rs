@@ -47,7 +47,7 @@ fn periods(
     while clock.now_ns() < until * 1_000_000_000 {
         clock.advance(Duration::from_secs(1));
         let now = clock.now_ns() / 1_000_000_000;
-        let holds = evaluate_tier(src, now, objective, tier, guard).holds();
+        let holds = evaluate_tier(src, now, objective, tier, guard).holds(firing);
         if holds && !firing {
             out.push((now, None));
         } else if !holds && firing {
@@ -263,6 +263,10 @@ fn low_traffic_one_failure_does_not_page_but_an_outage_does() {
     let src = DenseSeries::new(origin, Duration::from_secs(1), outage);
     let p = periods(&src, SLO, page, Guard::default(), 7200);
     assert_eq!(p.first().map(|p| p.0), Some(721), "{p:?}");
+    // Requests arrive every 6 minutes, so the 5m short window is often empty: that is not
+    // evidence of recovery, and the alert must not flap.
+    assert_eq!(p.len(), 1, "one page for the whole outage: {p:?}");
+    assert_eq!(p[0].1, None);
 }
 
 #[test]
@@ -281,6 +285,7 @@ fn no_traffic_is_no_data_never_good() {
     for tier in tiers() {
         let t = evaluate_tier(&src, 36_000, SLO, &tier, Guard::default());
         assert_eq!(t.state, TierState::NoData);
+        assert!(!t.holds(true), "no data never keeps an alert firing");
         assert_eq!(t.long.sli, None);
         assert_eq!(t.long.burn_rate, None);
     }
