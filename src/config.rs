@@ -201,6 +201,19 @@ pub(crate) struct Settings {
 }
 
 impl Config {
+    /// The SLO file globs of `slo.files`, relative to the config file's folder (as Prometheus
+    /// resolves `rule_files`); default `slos/*.yaml` beside the config file.
+    pub(crate) fn slo_files(&self) -> Vec<String> {
+        let files = self.slo.as_ref().and_then(|s| s.get("files"));
+        match files.and_then(|f| f.as_sequence()) {
+            Some(list) => list
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            None => vec!["slos/*.yaml".to_string()],
+        }
+    }
+
     /// Reads and parses a config file; parse errors carry the file and line.
     pub(crate) fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)

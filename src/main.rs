@@ -2,6 +2,7 @@
 
 mod backtest;
 mod bench;
+mod check;
 mod config;
 mod loadgen;
 mod query;
@@ -29,7 +30,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run one SQL query against a running slod and print the result.
     Query(query::QueryArgs),
-    /// Validate a config file and report every problem (exit 2 when invalid).
+    /// Validate config and SLO files (native or OpenSLO), reporting every problem with
+    /// file:line and a hint (exit 0 when valid, 2 when not). A config's slo.files are checked too.
     Check(CheckArgs),
     /// Send realistic serverless telemetry (live or backfilled) to an OTLP endpoint.
     Loadgen(loadgen::LoadgenArgs),
@@ -60,7 +62,7 @@ pub(crate) struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct CheckArgs {
-    /// Config files to check (default: ./slod.yaml when it exists).
+    /// Config or SLO files to check (default: ./slod.yaml).
     files: Vec<PathBuf>,
 }
 
@@ -92,35 +94,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Query(args) => runtime()?.block_on(query::run(args)),
-        Command::Check(args) => Ok(check(args)),
+        Command::Check(args) => Ok(check::run(args.files)),
         Command::Loadgen(args) => runtime()?.block_on(loadgen::run(args)),
         Command::Bench(args) => runtime()?.block_on(bench::run(args)),
         Command::Backtest(args) => backtest::run(args),
     }
-}
-
-fn check(args: CheckArgs) -> ExitCode {
-    let files = if args.files.is_empty() {
-        vec![PathBuf::from("slod.yaml")]
-    } else {
-        args.files
-    };
-    let mut ok = true;
-    for f in &files {
-        let problems = match config::Config::load(f) {
-            Ok(c) => c.validate().err().unwrap_or_default(),
-            Err(e) => vec![format!("{e:#}")],
-        };
-        if problems.is_empty() {
-            println!("{}: ok", f.display());
-        } else {
-            ok = false;
-            for p in problems {
-                println!("{}: {p}", f.display());
-            }
-        }
-    }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

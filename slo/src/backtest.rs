@@ -41,7 +41,9 @@ pub fn read_csv(text: &str) -> Result<Vec<(i64, Counts)>, String> {
             ));
         }
         None => {
-            return Err("the file is empty; write a `minute,good,total` header and one row per minute".into());
+            return Err(
+                "the file is empty; write a `minute,good,total` header and one row per minute".into(),
+            );
         }
     }
     let mut by_minute: BTreeMap<i64, Counts> = BTreeMap::new();

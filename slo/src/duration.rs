@@ -52,7 +52,7 @@ pub fn format(d: Duration) -> String {
     ] {
         if ms >= size {
             // Weeks only when the duration is a whole number of weeks (`4w`), else days (`30d`).
-            if unit == "w" && ms % size != 0 {
+            if unit == "w" && !ms.is_multiple_of(size) {
                 continue;
             }
             out.push_str(&format!("{}{unit}", ms / size));

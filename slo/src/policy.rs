@@ -99,12 +99,21 @@ impl Default for Policy {
 impl Policy {
     /// Every problem with the tiers, each as a sentence that says how to fix it.
     pub fn problems(&self) -> Vec<String> {
+        self.problems_by_tier().into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// [`Policy::problems`] with the index of the tier each is about (`None`: the whole list).
+    pub fn problems_by_tier(&self) -> Vec<(Option<usize>, String)> {
         let mut out = Vec::new();
         if self.tiers.is_empty() {
-            out.push("policy has no tiers: list at least one {severity, long, short, burn_rate}".into());
+            out.push((
+                None,
+                "policy has no tiers: list at least one {severity, long, short, burn_rate}".into(),
+            ));
         }
         for (i, t) in self.tiers.iter().enumerate() {
             let at = format!("policy[{i}]");
+            let mut out = Tagged(i, &mut out);
             if t.severity.0.trim().is_empty() {
                 out.push(format!(
                     "{at}.severity is empty: use page, ticket or your own severity name"
@@ -136,5 +145,14 @@ impl Policy {
     /// The longest window any tier reads.
     pub fn longest_window(&self) -> Duration {
         self.tiers.iter().map(|t| t.long).max().unwrap_or_default()
+    }
+}
+
+/// Pushes problems tagged with a tier index.
+struct Tagged<'a>(usize, &'a mut Vec<(Option<usize>, String)>);
+
+impl Tagged<'_> {
+    fn push(&mut self, problem: String) {
+        self.1.push((Some(self.0), problem));
     }
 }

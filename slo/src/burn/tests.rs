@@ -50,10 +50,11 @@ fn periods(
         let holds = evaluate_tier(src, now, objective, tier, guard).holds(firing);
         if holds && !firing {
             out.push((now, None));
-        } else if !holds && firing {
-            if let Some(last) = out.last_mut() {
-                last.1 = Some(now);
-            }
+        } else if !holds
+            && firing
+            && let Some(last) = out.last_mut()
+        {
+            last.1 = Some(now);
         }
         firing = holds;
     }
@@ -275,8 +276,9 @@ fn low_objective_tier_can_never_fire() {
     let src = series(10.0, 3600, |_| 1.0);
     assert_eq!(first_fire(&src, 0.9, &tiers()[0], 3600), None);
     assert!((3600.0 / (0.1 * PERIOD_30D) - 0.0139).abs() < 0.0001);
-    // A tier can never fire when burn × (1 − SLO) ≥ 1.
-    assert!(14.4 * (1.0 - 0.9306) < 1.0 && 14.4 * (1.0 - 0.9305) > 1.0);
+    // A tier can fire only while burn × (1 − SLO) < 1: 93.06 % still pages, 93.05 % never can.
+    assert!(first_fire(&src, 0.9306, &tiers()[0], 3600).is_some());
+    assert_eq!(first_fire(&src, 0.9305, &tiers()[0], 3600), None);
 }
 
 #[test]

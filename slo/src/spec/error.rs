@@ -84,7 +84,7 @@ pub(crate) fn from_serde(
         .unwrap_or_else(|| fallback.clone());
     let message = e.to_string();
     let hint = if message.starts_with("Unknown field") {
-        "remove the key or fix its spelling (see config/slos/README.md for every key)"
+        "remove the key or fix its spelling (docs/slo.md lists every key)"
     } else if message.contains("missing field") {
         "add the missing key"
     } else {

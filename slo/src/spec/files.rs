@@ -54,16 +54,25 @@ pub fn load_files(patterns: &[String], base: &Path) -> LoadedSpecs {
             out.files.push(path);
         }
     }
-    let mut seen: HashMap<String, Location> = HashMap::new();
-    for s in &out.slos {
-        if let Some(first) = seen.get(&s.name) {
-            out.errors.push(SpecError::new(
+    out.errors.extend(duplicates(&out.slos, true));
+    out
+}
+
+/// SLO names defined twice: within one file, or (`across_files`) in two different files.
+fn duplicates(slos: &[SloSpec], across_files: bool) -> Vec<SpecError> {
+    let mut seen: HashMap<&str, &Location> = HashMap::new();
+    let mut out = Vec::new();
+    for s in slos {
+        match seen.get(s.name.as_str()) {
+            Some(first) if (first.file != s.origin.file) == across_files => out.push(SpecError::new(
                 s.origin.clone(),
                 format!("SLO name {:?} is already defined at {first}", s.name),
                 "SLO names are the `slo` label of alerts and must be unique",
-            ));
-        } else {
-            seen.insert(s.name.clone(), s.origin.clone());
+            )),
+            Some(_) => {}
+            None => {
+                seen.insert(&s.name, &s.origin);
+            }
         }
     }
     out
@@ -149,6 +158,8 @@ pub fn parse_file(file: &str, text: &str) -> (Vec<SloSpec>, Vec<SpecError>) {
             }
         }
     };
+    errors.extend(duplicates(&slos, false));
+    errors.sort_by_key(|e| (e.at.line, e.at.column));
     (slos, errors)
 }
 

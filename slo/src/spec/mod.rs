@@ -318,7 +318,7 @@ impl Checks<'_> {
         } else if !subject.selector_keys().contains(&canonical) {
             self.errors.push(SpecError::new(
                 at.clone(),
-                format!("selector key {key:?} does not apply to a {} SLI", sli.name()),
+                format!("selector key {key:?} does not apply to sli: {}", sli.name()),
                 format!("use one of: {}", subject.selector_keys().join(", ")),
             ));
         }
@@ -331,3 +331,6 @@ impl Checks<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

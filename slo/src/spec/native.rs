@@ -45,7 +45,7 @@ struct RawSlo {
     sql: Option<Spanned<String>>,
     labels: Option<BTreeMap<String, String>>,
     runbook_url: Option<String>,
-    policy: Option<Spanned<Vec<RawTier>>>,
+    policy: Option<Spanned<Vec<Spanned<RawTier>>>>,
     min_bad_events: Option<Spanned<f64>>,
     alert_on_no_data: Option<bool>,
 }
@@ -62,8 +62,11 @@ pub(crate) struct RawTier {
     budget_consumed: Option<f64>,
 }
 
-/// Builds a policy from raw tiers; problems are returned as sentences.
-pub(crate) fn policy_from(raw: &[RawTier], period: Duration) -> Result<Policy, Vec<String>> {
+/// Builds a policy from raw tiers; problems are returned as sentences with the tier's index.
+pub(crate) fn policy_from(
+    raw: &[Spanned<RawTier>],
+    period: Duration,
+) -> Result<Policy, Vec<(Option<usize>, String)>> {
     let mut problems = Vec::new();
     let mut tiers = Vec::new();
     for (i, t) in raw.iter().enumerate() {
@@ -71,8 +74,9 @@ pub(crate) fn policy_from(raw: &[RawTier], period: Duration) -> Result<Policy, V
         let short = duration::parse(&t.short);
         for (key, v, d) in [("long", &t.long, long), ("short", &t.short, short)] {
             if d.is_none() {
-                problems.push(format!(
-                    "policy[{i}].{key}: {v:?} is not a duration such as 5m, 1h or 3d"
+                problems.push((
+                    Some(i),
+                    format!("policy[{i}].{key}: {v:?} is not a duration such as 5m, 1h or 3d"),
                 ));
             }
         }
@@ -80,8 +84,9 @@ pub(crate) fn policy_from(raw: &[RawTier], period: Duration) -> Result<Policy, V
             (Some(b), None) => Some(b),
             (None, Some(share)) => long.map(|l| Tier::factor_for(share, l, period)),
             _ => {
-                problems.push(format!(
-                    "policy[{i}]: give exactly one of burn_rate or budget_consumed"
+                problems.push((
+                    Some(i),
+                    format!("policy[{i}]: give exactly one of burn_rate or budget_consumed"),
                 ));
                 None
             }
@@ -96,7 +101,18 @@ pub(crate) fn policy_from(raw: &[RawTier], period: Duration) -> Result<Policy, V
         }
     }
     let policy = Policy { tiers };
-    problems.extend(policy.problems());
+    // Indices of valid tiers shift when earlier tiers were dropped: map them back.
+    let kept: Vec<usize> = (0..raw.len())
+        .filter(|i| !problems.iter().any(|(j, _)| *j == Some(*i)))
+        .collect();
+    for (i, p) in policy.problems_by_tier() {
+        let original = i.and_then(|i| kept.get(i).copied());
+        let p = match (i, original) {
+            (Some(i), Some(o)) if i != o => p.replacen(&format!("policy[{i}]"), &format!("policy[{o}]"), 1),
+            _ => p,
+        };
+        problems.push((original, p));
+    }
     if problems.is_empty() {
         Ok(policy)
     } else {
@@ -125,10 +141,17 @@ pub(crate) fn parse(file: &str, root: &Node, errors: &mut Vec<SpecError>) -> Vec
         }
     }
     let Some(list) = map.get_sequence("slos") else {
+        let (at, message) = match map.get_node("slos") {
+            Some(node) => (
+                Location::of(file, node.span(), 0),
+                "`slos:` must be a list of SLOs",
+            ),
+            None => (top, "missing `slos:` list"),
+        };
         errors.push(SpecError::new(
-            top,
-            "missing `slos:` list".into(),
-            "add `slos:` with one entry per SLO",
+            at,
+            message.into(),
+            "write `slos:` then one `- name: ...` entry per SLO",
         ));
         return Vec::new();
     };
@@ -290,7 +313,7 @@ fn convert(file: &str, raw: RawSlo, at: Location, errors: &mut Vec<SpecError>) -
             if let (Some(span), false) = (span, allowed) {
                 checks.errors.push(SpecError::new(
                     loc(file, span),
-                    format!("`{key}` does not apply to a {} SLI", sli.name()),
+                    format!("`{key}` does not apply to sli: {}", sli.name()),
                     "remove it, or change `sli:`",
                 ));
             }
@@ -311,9 +334,10 @@ fn convert(file: &str, raw: RawSlo, at: Location, errors: &mut Vec<SpecError>) -
     let policy = raw.policy.as_ref().and_then(|p| match policy_from(p, period) {
         Ok(policy) => Some(policy),
         Err(problems) => {
-            for problem in problems {
+            for (i, problem) in problems {
+                let span = i.and_then(|i| p.get(i)).map(|t| t.span()).unwrap_or(p.span());
                 checks.errors.push(SpecError::new(
-                    loc(file, p.span()),
+                    loc(file, span),
                     problem,
                     "see docs/slo.md, \"Policy\"",
                 ));
