@@ -1,3 +1,5 @@
 //! slod SLO engine (DESIGN §4): the signal catalogue (SQL views every SLI, dashboard and rule
 //! reads), SLO specs, SLI rollups, error budgets and multiwindow multi-burn-rate evaluation,
 //! SQL alert rules, and the alert conditions handed to the alerting crate.
+
+pub mod catalogue;
