@@ -11,7 +11,7 @@ pub(crate) const METRIC_SAMPLES: View = View {
     sql: r#"
 WITH points AS (
     SELECT time, start_time, metric_name, metric_type, unit, series_id, service_name, faas_name,
-        cloud_provider, cloud_region, attributes, temporality, is_monotonic, value,
+        cloud_provider, cloud_platform, cloud_region, faas_max_memory_mb, attributes, temporality, is_monotonic, value,
         CAST(NULL AS DOUBLE) AS sample_count, CAST(NULL AS DOUBLE) AS sample_sum,
         row_number() OVER (PARTITION BY series_id, time ORDER BY ingest_time) AS dup
     FROM metric_points
@@ -26,7 +26,8 @@ counters AS (
 ),
 summaries AS (
     SELECT time, start_time, metric_name, metric_type, unit, series_id, service_name, faas_name,
-        cloud_provider, cloud_region, attributes, temporality, CAST(NULL AS BOOLEAN) AS is_monotonic,
+        cloud_provider, cloud_platform, cloud_region, faas_max_memory_mb, attributes, temporality,
+        CAST(NULL AS BOOLEAN) AS is_monotonic,
         max AS value, CAST(count AS DOUBLE) AS sample_count, sum AS sample_sum,
         row_number() OVER (PARTITION BY series_id, time ORDER BY ingest_time) AS dup
     FROM metric_distributions
@@ -34,7 +35,7 @@ summaries AS (
 ),
 unified AS (
     SELECT time, start_time, metric_name, metric_type, unit, series_id, service_name, faas_name,
-        cloud_provider, cloud_region, attributes, temporality, is_monotonic,
+        cloud_provider, cloud_platform, cloud_region, faas_max_memory_mb, attributes, temporality, is_monotonic,
         CASE
             WHEN metric_type = 'sum' AND COALESCE(is_monotonic, true) AND temporality = 'cumulative' THEN
                 CASE
@@ -49,7 +50,7 @@ unified AS (
     FROM counters
     UNION ALL
     SELECT time, start_time, metric_name, metric_type, unit, series_id, service_name, faas_name,
-        cloud_provider, cloud_region, attributes, temporality, is_monotonic,
+        cloud_provider, cloud_platform, cloud_region, faas_max_memory_mb, attributes, temporality, is_monotonic,
         sample_sum AS increase, value, sample_count, sample_sum
     FROM summaries
     WHERE dup = 1
@@ -75,7 +76,10 @@ SELECT
     attributes['workflow_type'] AS workflow_type,
     attributes['Resource'] IS NOT NULL OR attributes['ExecutedVersion'] IS NOT NULL AS is_version_series,
     cloud_provider,
+    CASE WHEN metric_name LIKE 'amazonaws.com/AWS/Lambda/%' OR attributes['Namespace'] = 'AWS/Lambda' THEN 'aws_lambda'
+         ELSE cloud_platform END AS cloud_platform,
     cloud_region,
+    faas_max_memory_mb,
     increase,
     value,
     sample_count,
@@ -154,7 +158,9 @@ agg AS (
         max(CASE WHEN NOT function_from_dimension AND service_name NOT LIKE 'unknown_service%' THEN service_name END)
             AS service_name,
         max(cloud_provider) AS cloud_provider,
+        max(cloud_platform) AS cloud_platform,
         max(cloud_region) AS cloud_region,
+        max(faas_max_memory_mb) AS faas_max_memory_mb,
         sum(CASE WHEN name = 'invocations' THEN increase END) AS cw_invocations,
         sum(CASE WHEN name = 'errors' THEN increase END) AS cw_errors,
         sum(CASE WHEN name = 'faas.invocations' THEN increase END) AS otel_successes,
@@ -191,7 +197,7 @@ hist AS (
 ),
 j AS (
     SELECT COALESCE(a.minute, h.minute) AS minute, COALESCE(a.faas_name, h.faas_name) AS faas_name,
-        a.service_name, a.cloud_provider, a.cloud_region,
+        a.service_name, a.cloud_provider, a.cloud_platform, a.cloud_region, a.faas_max_memory_mb,
         a.cw_invocations, a.cw_errors, a.otel_successes, a.otel_errors, a.timeouts, a.throttles,
         a.cold_starts, a.cw_duration_count, a.cw_duration_sum_ms, a.cw_duration_max_ms, a.concurrency,
         a.iterator_age_ms, a.dead_letter_errors, a.async_events_dropped,
@@ -203,7 +209,9 @@ SELECT
     COALESCE(service_name, faas_name) AS service_name,
     faas_name,
     cloud_provider,
+    cloud_platform,
     cloud_region,
+    faas_max_memory_mb,
     COALESCE(cw_invocations,
              CASE WHEN otel_successes IS NOT NULL OR otel_errors IS NOT NULL OR timeouts IS NOT NULL
                   THEN COALESCE(otel_successes, 0) + COALESCE(otel_errors, 0) + COALESCE(timeouts, 0) END)
