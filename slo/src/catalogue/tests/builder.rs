@@ -31,12 +31,10 @@ pub(crate) enum V {
     F64s(Vec<f64>),
     U64s(Vec<u64>),
     /// `links`: (trace id, span id, attributes) per link.
-    #[allow(dead_code)]
     Links(Vec<Link>),
     /// `quantiles`: (quantile, value).
     Quantiles(Vec<(f64, f64)>),
     /// `events`: names only (offset 0, no attributes).
-    #[allow(dead_code)]
     Events(Vec<&'static str>),
 }
 

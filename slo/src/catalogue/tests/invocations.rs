@@ -9,7 +9,7 @@ use crate::catalogue::{CatalogueSettings, FunctionSettings};
 
 /// Ten checkout invocations at seconds 0..9 lasting 100..1000 ms: #3 raised ValueError, #7
 /// answered 500, #9 was throttled (HTTP 429, not an error for a server).
-fn ten_checkouts() -> Vec<Row> {
+pub(crate) fn ten_checkouts() -> Vec<Row> {
     (1..=10u64)
         .map(|i| {
             let mut r = invocation("checkout", i, i as f64, i as f64 * 100.0);

@@ -59,7 +59,7 @@ pub(crate) fn cw(
     ]
 }
 
-fn histogram(
+pub(crate) fn histogram(
     fname: &'static str,
     series: i64,
     m: i64,
@@ -95,7 +95,7 @@ fn fn_dims(f: &str) -> Vec<(&'static str, String)> {
     vec![("Namespace", "AWS/Lambda".into()), ("FunctionName", f.into())]
 }
 
-fn metric_tables() -> Vec<(Table, Vec<Row>)> {
+pub(crate) fn metric_tables() -> Vec<(Table, Vec<Row>)> {
     let points = vec![
         // faas.invocations (successes), cumulative since minute 0: 10, 25, then the process
         // restarted (new start_time) at 5, then a reset without a new start_time at 3.

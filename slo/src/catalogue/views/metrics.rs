@@ -46,18 +46,20 @@ unified AS (
                 END
             WHEN metric_type = 'sum' AND COALESCE(is_monotonic, true) THEN value
         END AS increase,
-        value, sample_count, sample_sum
+        value, sample_count, sample_sum, time AS bucket_time
     FROM counters
     UNION ALL
     SELECT time, start_time, metric_name, metric_type, unit, series_id, service_name, faas_name,
         cloud_provider, cloud_platform, cloud_region, faas_max_memory_mb, attributes, temporality, is_monotonic,
-        sample_sum AS increase, value, sample_count, sample_sum
+        sample_sum AS increase, value, sample_count, sample_sum,
+        -- CloudWatch summaries cover [start_time, time): they describe the start's minute.
+        COALESCE(start_time, time) AS bucket_time
     FROM summaries
     WHERE dup = 1
 )
 SELECT
     time,
-    date_trunc('minute', time) AS minute,
+    date_trunc('minute', bucket_time) AS minute,
     metric_name,
     lower(regexp_replace(metric_name, '^.*/', '')) AS name,
     CASE WHEN metric_name LIKE 'amazonaws.com/%'
