@@ -100,3 +100,22 @@ fn a_bad_glob_is_a_configuration_error_naming_the_pattern() {
     let err = register_catalogue(&ctx, &s).unwrap_err().to_string();
     assert!(err.contains("functions.\"orders-[a\": invalid glob"), "{err}");
 }
+
+#[test]
+fn docs_describe_every_view_and_udf() {
+    let doc = include_str!("../../../../docs/signals.md");
+    for v in super::VIEWS {
+        assert!(
+            doc.contains(&format!("### `{}`", v.name)),
+            "docs/signals.md has no section for {}",
+            v.name
+        );
+    }
+    for u in super::UDFS {
+        assert!(
+            doc.contains(&format!("`{}(", u.name)),
+            "docs/signals.md does not describe {}",
+            u.name
+        );
+    }
+}
