@@ -4,6 +4,7 @@
 
 pub mod backtest;
 pub mod burn;
+pub mod catalogue;
 pub mod duration;
 pub mod policy;
 pub mod spec;
