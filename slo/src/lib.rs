@@ -7,4 +7,5 @@ pub mod burn;
 pub mod catalogue;
 pub mod duration;
 pub mod policy;
+pub mod rollup;
 pub mod spec;

@@ -53,4 +53,4 @@ pub fn register_catalogue(ctx: &SessionContext, settings: &CatalogueSettings) ->
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

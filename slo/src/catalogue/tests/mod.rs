@@ -4,7 +4,7 @@
 mod builder;
 mod functions;
 mod invocations;
-mod metrics;
+pub(crate) mod metrics;
 mod workflows;
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};

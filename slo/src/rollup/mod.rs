@@ -1,0 +1,462 @@
+//! SLI rollups (`sli_rollup`): per SLO and label set, good/total per minute (recent hours) and
+//! per hour (beyond), computed incrementally from the catalogue views.
+//!
+//! Each tick recomputes (a) the trailing [`TRAILING`] minutes and (b) every minute that received
+//! data since the last tick — found from the `ingest_time` of all tables, so data arriving hours
+//! late (normal for Lambda) changes the minute it belongs to. Late minutes older than the minute
+//! tier are recomputed as whole hours. Evaluation then reads only these series.
+
+mod batch;
+pub mod persist;
+pub mod series;
+mod sql;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use datafusion::error::Result as DfResult;
+use datafusion::prelude::SessionContext;
+use globset::GlobMatcher;
+use serde::Serialize;
+
+use crate::burn::Counts;
+use crate::spec::{Sli, SloSpec, Subject};
+use batch::Rows;
+pub use series::{MINUTE_TIER, TieredSeries};
+
+/// Minutes always recomputed at each tick (data still arriving for them).
+pub const TRAILING: i64 = 15 * 60;
+/// Late-data detection overlaps the previous tick by this much (rows are stamped with their
+/// ingest time just before they become visible).
+const INGEST_OVERLAP_NS: i64 = 30_000_000_000;
+/// Dirty minutes closer than this are recomputed in one query.
+const MERGE_GAP: i64 = 30 * 60;
+
+/// One SLO instance: the SLO's name and the labels of what it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SeriesKey {
+    pub slo: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A compiled selector: canonical key → matcher.
+#[derive(Debug, Clone)]
+struct Selector(Vec<(String, GlobMatcher)>);
+
+impl Selector {
+    fn new(spec: &SloSpec) -> Selector {
+        Selector(
+            spec.selector
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), globset::Glob::new(v).ok()?.compile_matcher())))
+                .collect(),
+        )
+    }
+
+    fn matches(&self, get: impl Fn(&str) -> Option<String>) -> bool {
+        self.0
+            .iter()
+            .all(|(k, m)| get(k).is_some_and(|v| m.is_match(v.as_str())))
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateStats {
+    pub minutes_recomputed: usize,
+    pub hours_recomputed: usize,
+    pub queries: usize,
+    pub series: usize,
+}
+
+/// Every SLO's series, kept current by [`Rollups::update`].
+#[derive(Debug)]
+pub struct Rollups {
+    slos: Vec<(SloSpec, Selector)>,
+    pub(crate) series: BTreeMap<SeriesKey, TieredSeries>,
+    /// Ingest time (ns) up to which late data has been looked for.
+    pub(crate) watermark_ns: i64,
+    /// How far back hours are kept (the longest SLO window plus a day).
+    keep: i64,
+}
+
+fn floor_minute(t: i64) -> i64 {
+    t.div_euclid(60) * 60
+}
+
+fn floor_hour(t: i64) -> i64 {
+    t.div_euclid(3600) * 3600
+}
+
+/// Merges sorted points into `[from, to)` ranges of `step`, joining gaps up to `gap`.
+fn ranges(points: &BTreeSet<i64>, step: i64, gap: i64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &p in points {
+        match out.last_mut() {
+            Some(last) if p <= last.1 + gap => last.1 = last.1.max(p + step),
+            _ => out.push((p, p + step)),
+        }
+    }
+    out
+}
+
+impl Rollups {
+    pub fn new(slos: Vec<SloSpec>) -> Rollups {
+        let keep = slos
+            .iter()
+            .map(|s| s.window.period().as_secs() as i64)
+            .max()
+            .unwrap_or(30 * 86_400)
+            + 86_400;
+        Rollups {
+            slos: slos
+                .into_iter()
+                .map(|s| (Selector::new(&s), s))
+                .map(|(sel, s)| (s, sel))
+                .collect(),
+            series: BTreeMap::new(),
+            watermark_ns: 0,
+            keep,
+        }
+    }
+
+    pub fn slos(&self) -> impl Iterator<Item = &SloSpec> {
+        self.slos.iter().map(|(s, _)| s)
+    }
+
+    pub fn series(&self) -> &BTreeMap<SeriesKey, TieredSeries> {
+        &self.series
+    }
+
+    /// The instances of one SLO.
+    pub fn instances<'a>(
+        &'a self,
+        slo: &'a str,
+    ) -> impl Iterator<Item = (&'a SeriesKey, &'a TieredSeries)> + 'a {
+        self.series.iter().filter(move |(k, _)| k.slo == slo)
+    }
+
+    /// Recomputes the trailing minutes and every minute (or old hour) that received data since
+    /// the last tick. `now` is unix seconds; `now_ns` the same instant in nanoseconds.
+    pub async fn update(&mut self, ctx: &SessionContext, now_ns: i64) -> DfResult<UpdateStats> {
+        let now = now_ns.div_euclid(1_000_000_000);
+        let mut stats = UpdateStats::default();
+        let since = (self.watermark_ns - INGEST_OVERLAP_NS).max(0);
+        let mut minutes: BTreeSet<i64> = BTreeSet::new();
+        // A first tick (no watermark) rebuilds everything the raw tables hold.
+        let dirty = Rows::collect(ctx, &sql::dirty_minutes(since, now_ns)).await?;
+        stats.queries += 1;
+        minutes.extend(dirty.timestamps("minute").into_iter().flatten());
+        let mut t = floor_minute(now - TRAILING);
+        while t <= now {
+            minutes.insert(t);
+            t += 60;
+        }
+        let floor = floor_hour(now - MINUTE_TIER);
+        let oldest = now - self.keep;
+        let recent: BTreeSet<i64> = minutes
+            .iter()
+            .copied()
+            .filter(|m| *m >= floor && *m <= now)
+            .collect();
+        let old_hours: BTreeSet<i64> = minutes
+            .iter()
+            .filter(|m| **m < floor && **m >= oldest)
+            .map(|m| floor_hour(*m))
+            .collect();
+        for (from, to) in ranges(&old_hours, 3600, 0) {
+            stats.queries += self.recompute(ctx, from, to, Granularity::Hour).await?;
+            stats.hours_recomputed += ((to - from) / 3600) as usize;
+        }
+        for (from, to) in ranges(&recent, 60, MERGE_GAP) {
+            stats.queries += self.recompute(ctx, from, to, Granularity::Minute).await?;
+            stats.minutes_recomputed += ((to - from) / 60) as usize;
+        }
+        for s in self.series.values_mut() {
+            s.prune(now, oldest);
+        }
+        self.series.retain(|_, s| !s.is_empty());
+        self.watermark_ns = now_ns;
+        stats.series = self.series.len();
+        Ok(stats)
+    }
+
+    /// Recomputes `[from, to)` for every SLO; returns the number of queries run.
+    async fn recompute(
+        &mut self,
+        ctx: &SessionContext,
+        from: i64,
+        to: i64,
+        g: Granularity,
+    ) -> DfResult<usize> {
+        let mut acc: HashMap<(SeriesKey, i64), Counts> = HashMap::new();
+        let mut queries = 0;
+        let specs: Vec<SloSpec> = self.slos().cloned().collect();
+        let subjects: BTreeSet<_> = specs.iter().map(|s| format!("{:?}", s.sli.subject())).collect();
+        let bucket = g.sql();
+
+        if subjects.contains("Function") {
+            let thresholds = sql::thresholds(&specs, false);
+            let spans = Rows::collect(ctx, &sql::invocations(from, to, bucket, &thresholds)).await?;
+            let metrics = Rows::collect(ctx, &sql::function_metrics(from, to, bucket)).await?;
+            queries += 2;
+            self.assign_functions(&spans, &metrics, &thresholds, &mut acc);
+        }
+        if subjects.contains("Workflow") {
+            let thresholds = sql::thresholds(&specs, true);
+            let rows = Rows::collect(ctx, &sql::workflows(from, to, bucket, &thresholds)).await?;
+            queries += 1;
+            self.assign_workflows(&rows, &mut acc);
+        }
+        if subjects.contains("Queue") {
+            let rows = Rows::collect(ctx, &sql::dlq(from, to)).await?;
+            queries += 1;
+            self.assign_dlq(&rows, g, &mut acc);
+        }
+        for (spec, _) in &self.slos {
+            if let Sli::Custom { sql: text } = &spec.sli {
+                let rows = Rows::collect(ctx, &sql::custom(text, from, to)).await?;
+                queries += 1;
+                assign_custom(spec, &rows, g, &mut acc);
+            }
+        }
+
+        // Replace every bucket of the range: first zero what existed, then set the new counts.
+        let step = g.seconds();
+        for (key, series) in self.series.iter_mut() {
+            let _ = key;
+            let mut t = from;
+            while t < to {
+                match g {
+                    Granularity::Minute => series.set_minute(t, Counts::default()),
+                    Granularity::Hour => series.set_hour(t, Counts::default()),
+                }
+                t += step;
+            }
+        }
+        for ((key, t), counts) in acc {
+            let series = self.series.entry(key).or_default();
+            match g {
+                Granularity::Minute => series.set_minute(t, counts),
+                Granularity::Hour => series.set_hour(t, counts),
+            }
+        }
+        Ok(queries)
+    }
+
+    fn assign_functions(
+        &self,
+        spans: &Rows,
+        metrics: &Rows,
+        thresholds: &[Option<u64>],
+        acc: &mut HashMap<(SeriesKey, i64), Counts>,
+    ) {
+        let labels = |rows: &Rows, i: usize| -> BTreeMap<String, String> {
+            let mut l = BTreeMap::new();
+            for (col, label) in [
+                ("service_name", "service"),
+                ("faas_name", "faas_name"),
+                ("cloud_provider", "cloud_provider"),
+                ("cloud_region", "cloud_region"),
+            ] {
+                if let Some(v) = rows.str(col, i) {
+                    l.insert(label.to_string(), v);
+                }
+            }
+            l
+        };
+        // Spans win: (bucket, function) pairs described by spans ignore the metrics.
+        let mut by_spans: BTreeSet<(i64, Option<String>)> = BTreeSet::new();
+        for i in 0..spans.len() {
+            let Some(bucket) = spans.timestamp("bucket", i) else {
+                continue;
+            };
+            by_spans.insert((bucket, spans.str("faas_name", i)));
+            let total = spans.f64("total", i).unwrap_or(0.0);
+            for (spec, sel) in &self.slos {
+                if spec.sli.subject() != Subject::Function || !sel.matches(|k| spans.str(k, i)) {
+                    continue;
+                }
+                let good = match &spec.sli {
+                    Sli::Availability => spans.f64("ok", i),
+                    Sli::Throttling => spans.f64("not_throttled", i),
+                    Sli::ColdStart => spans.f64("warm", i),
+                    Sli::Latency { threshold } => {
+                        let t = threshold.map(|d| d.as_millis() as u64);
+                        thresholds
+                            .contains(&t)
+                            .then(|| spans.f64(&sql::threshold_column(t), i))
+                            .flatten()
+                    }
+                    _ => None,
+                };
+                let key = SeriesKey {
+                    slo: spec.name.clone(),
+                    labels: labels(spans, i),
+                };
+                acc.entry((key, bucket)).or_default().add(Counts {
+                    good: good.unwrap_or(0.0),
+                    total,
+                });
+            }
+        }
+        for i in 0..metrics.len() {
+            let Some(bucket) = metrics.timestamp("bucket", i) else {
+                continue;
+            };
+            if by_spans.contains(&(bucket, metrics.str("faas_name", i))) {
+                continue;
+            }
+            let invocations = metrics.f64("invocations", i);
+            let errors = metrics.f64("errors", i).unwrap_or(0.0);
+            let throttles = metrics.f64("throttles", i).unwrap_or(0.0);
+            for (spec, sel) in &self.slos {
+                if spec.sli.subject() != Subject::Function || !sel.matches(|k| metrics.str(k, i)) {
+                    continue;
+                }
+                // Platform metrics count throttled requests apart from invocations (Lambda's
+                // Invocations excludes them), so throttling's valid events are both.
+                let counts = match (&spec.sli, invocations) {
+                    (Sli::Availability, Some(n)) => Counts {
+                        good: (n - errors).max(0.0),
+                        total: n,
+                    },
+                    (Sli::Throttling, n) if n.is_some() || throttles > 0.0 => Counts {
+                        good: n.unwrap_or(0.0),
+                        total: n.unwrap_or(0.0) + throttles,
+                    },
+                    _ => continue,
+                };
+                let key = SeriesKey {
+                    slo: spec.name.clone(),
+                    labels: labels(metrics, i),
+                };
+                acc.entry((key, bucket)).or_default().add(counts);
+            }
+        }
+    }
+
+    fn assign_workflows(&self, rows: &Rows, acc: &mut HashMap<(SeriesKey, i64), Counts>) {
+        for i in 0..rows.len() {
+            let Some(bucket) = rows.timestamp("bucket", i) else {
+                continue;
+            };
+            let total = rows.f64("total", i).unwrap_or(0.0);
+            for (spec, sel) in &self.slos {
+                if spec.sli.subject() != Subject::Workflow || !sel.matches(|k| rows.str(k, i)) {
+                    continue;
+                }
+                let good = match &spec.sli {
+                    Sli::WorkflowSuccess => rows.f64("ok", i),
+                    Sli::WorkflowLatency { threshold } => {
+                        rows.f64(&sql::threshold_column(threshold.map(|d| d.as_millis() as u64)), i)
+                    }
+                    _ => None,
+                };
+                let mut labels = BTreeMap::new();
+                for (col, label) in [
+                    ("workflow_name", "workflow"),
+                    ("service_name", "service"),
+                    ("cloud_provider", "cloud_provider"),
+                    ("cloud_region", "cloud_region"),
+                ] {
+                    if let Some(v) = rows.str(col, i) {
+                        labels.insert(label.to_string(), v);
+                    }
+                }
+                let key = SeriesKey {
+                    slo: spec.name.clone(),
+                    labels,
+                };
+                acc.entry((key, bucket)).or_default().add(Counts {
+                    good: good.unwrap_or(0.0),
+                    total,
+                });
+            }
+        }
+    }
+
+    fn assign_dlq(&self, rows: &Rows, g: Granularity, acc: &mut HashMap<(SeriesKey, i64), Counts>) {
+        for i in 0..rows.len() {
+            let Some(minute) = rows.timestamp("bucket", i) else {
+                continue;
+            };
+            let Some(depth) = rows.f64("depth", i) else {
+                continue;
+            };
+            for (spec, sel) in &self.slos {
+                let Sli::Dlq { max_depth } = spec.sli else {
+                    continue;
+                };
+                if !sel.matches(|k| rows.str(k, i)) {
+                    continue;
+                }
+                let mut labels = BTreeMap::new();
+                for col in ["queue", "cloud_provider", "cloud_region"] {
+                    if let Some(v) = rows.str(col, i) {
+                        labels.insert(col.to_string(), v);
+                    }
+                }
+                let key = SeriesKey {
+                    slo: spec.name.clone(),
+                    labels,
+                };
+                let good = if depth <= max_depth { 1.0 } else { 0.0 };
+                acc.entry((key, g.bucket(minute)))
+                    .or_default()
+                    .add(Counts { good, total: 1.0 });
+            }
+        }
+    }
+}
+
+fn assign_custom(spec: &SloSpec, rows: &Rows, g: Granularity, acc: &mut HashMap<(SeriesKey, i64), Counts>) {
+    let label_cols: Vec<String> = rows
+        .columns()
+        .filter(|c| !matches!(c.as_str(), "minute" | "good" | "total"))
+        .collect();
+    for i in 0..rows.len() {
+        let Some(minute) = rows.timestamp("minute", i) else {
+            continue;
+        };
+        let labels = label_cols
+            .iter()
+            .filter_map(|c| Some((c.clone(), rows.str(c, i)?)))
+            .collect();
+        let key = SeriesKey {
+            slo: spec.name.clone(),
+            labels,
+        };
+        let total = rows.f64("total", i).unwrap_or(0.0);
+        let good = rows.f64("good", i).unwrap_or(0.0).clamp(0.0, total);
+        acc.entry((key, g.bucket(minute)))
+            .or_default()
+            .add(Counts { good, total });
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Granularity {
+    Minute,
+    Hour,
+}
+
+impl Granularity {
+    fn sql(self) -> &'static str {
+        match self {
+            Granularity::Minute => "minute",
+            Granularity::Hour => "hour",
+        }
+    }
+    fn seconds(self) -> i64 {
+        match self {
+            Granularity::Minute => 60,
+            Granularity::Hour => 3600,
+        }
+    }
+    fn bucket(self, t: i64) -> i64 {
+        t.div_euclid(self.seconds()) * self.seconds()
+    }
+}
+
+#[cfg(test)]
+mod tests;

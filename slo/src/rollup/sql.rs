@@ -1,0 +1,142 @@
+//! The SQL that turns catalogue views into per-minute good/total counts.
+//!
+//! One query per *source* (function invocations, platform metrics, workflow executions, DLQ
+//! depth), not per SLO: the per-function aggregate carries one column per distinct SLI
+//! condition, and each SLO then picks its column and its functions in Rust. The cost of a tick
+//! grows with functions × minutes recomputed, not with the number of SLOs.
+
+use std::time::Duration;
+
+use crate::spec::{Sli, SloSpec};
+
+/// `TIMESTAMP '…'` literal for unix seconds (UTC).
+pub(crate) fn ts(unix: i64) -> String {
+    format!(
+        "TIMESTAMP '{}'",
+        crate::backtest::rfc3339(unix).trim_end_matches('Z')
+    )
+}
+
+/// Latency thresholds named by the SLOs (milliseconds), deduplicated; `None` = the function's
+/// configured `latency_threshold`.
+pub(crate) fn thresholds(slos: &[SloSpec], workflow: bool) -> Vec<Option<u64>> {
+    let mut out: Vec<Option<u64>> = Vec::new();
+    for s in slos {
+        let t = match (&s.sli, workflow) {
+            (Sli::Latency { threshold }, false) | (Sli::WorkflowLatency { threshold }, true) => {
+                threshold.map(|d: Duration| d.as_millis() as u64)
+            }
+            _ => continue,
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+pub(crate) fn threshold_column(t: Option<u64>) -> String {
+    match t {
+        Some(ms) => format!("fast_{ms}"),
+        None => "fast_default".into(),
+    }
+}
+
+/// Per minute and function, from spans (the `invocations` view).
+pub(crate) fn invocations(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
+    let mut fast = String::new();
+    for t in thresholds {
+        let limit = match t {
+            Some(ms) => ms.to_string(),
+            None => "slod_function_latency_threshold_ms(faas_name)".into(),
+        };
+        fast.push_str(&format!(
+            ",\n  count(*) FILTER (WHERE duration_ms <= {limit}) AS {}",
+            threshold_column(*t)
+        ));
+    }
+    format!(
+        "SELECT date_trunc('{bucket}', time) AS bucket, service_name, faas_name, cloud_provider, cloud_region,
+  count(*) AS total,
+  count(*) FILTER (WHERE NOT coalesce(is_error, false)) AS ok,
+  count(*) FILTER (WHERE NOT coalesce(is_throttle, false)) AS not_throttled,
+  count(*) FILTER (WHERE NOT coalesce(is_cold_start, false)) AS warm{fast}
+FROM invocations
+WHERE time >= {} AND time < {}
+GROUP BY 1, 2, 3, 4, 5",
+        ts(from),
+        ts(to)
+    )
+}
+
+/// Per minute and function, from platform metrics (used only where no span describes that
+/// function in that minute: spans win, the two are never summed).
+pub(crate) fn function_metrics(from: i64, to: i64, bucket: &str) -> String {
+    format!(
+        "SELECT date_trunc('{bucket}', minute) AS bucket, service_name, faas_name, cloud_provider, cloud_region,
+  sum(invocations) AS invocations, sum(errors) AS errors, sum(throttles) AS throttles
+FROM function_metrics_1m
+WHERE minute >= {} AND minute < {}
+GROUP BY 1, 2, 3, 4, 5",
+        ts(from),
+        ts(to)
+    )
+}
+
+/// Per minute (of completion) and workflow, from the `workflow_executions` view.
+pub(crate) fn workflows(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
+    let mut fast = String::new();
+    for t in thresholds {
+        let limit = match t {
+            Some(ms) => ms.to_string(),
+            None => "slod_function_latency_threshold_ms(workflow_name)".into(),
+        };
+        fast.push_str(&format!(
+            ",\n  count(*) FILTER (WHERE duration_ms <= {limit}) AS {}",
+            threshold_column(*t)
+        ));
+    }
+    format!(
+        "SELECT date_trunc('{bucket}', end_time) AS bucket, workflow_name, service_name, cloud_provider, cloud_region,
+  count(*) AS total,
+  count(*) FILTER (WHERE succeeded) AS ok{fast}
+FROM workflow_executions
+WHERE succeeded IS NOT NULL AND end_time >= {} AND end_time < {}
+GROUP BY 1, 2, 3, 4, 5",
+        ts(from),
+        ts(to)
+    )
+}
+
+/// Per minute and dead-letter queue: the deepest reading.
+pub(crate) fn dlq(from: i64, to: i64) -> String {
+    format!(
+        "SELECT minute AS bucket, queue, cloud_provider, cloud_region, max(depth) AS depth
+FROM queue_depth_1m
+WHERE is_dlq AND minute >= {} AND minute < {}
+GROUP BY 1, 2, 3, 4",
+        ts(from),
+        ts(to)
+    )
+}
+
+/// A custom SLI's SQL restricted to a range.
+pub(crate) fn custom(sql: &str, from: i64, to: i64) -> String {
+    format!(
+        "SELECT * FROM ({sql}) AS custom_sli WHERE minute >= {} AND minute < {}",
+        ts(from),
+        ts(to)
+    )
+}
+
+/// Minutes that received data since `since` (unix ns of ingest), across every table.
+pub(crate) fn dirty_minutes(since_ns: i64, until_ns: i64) -> String {
+    let range = format!(
+        "ingest_time >= to_timestamp_nanos({since_ns}) AND ingest_time < to_timestamp_nanos({until_ns})"
+    );
+    format!(
+        "SELECT DISTINCT date_trunc('minute', start_time) AS minute FROM spans WHERE {range}
+UNION SELECT DISTINCT date_trunc('minute', time) AS minute FROM metric_points WHERE {range}
+UNION SELECT DISTINCT date_trunc('minute', time) AS minute FROM metric_distributions WHERE {range}"
+    )
+}

@@ -1,0 +1,263 @@
+//! Rollups over the real catalogue views on hand-built tables; expected counts by hand.
+
+use std::collections::BTreeMap;
+
+use slod_storage::Table;
+
+use super::*;
+use crate::burn::WindowCounts;
+use crate::catalogue::CatalogueSettings;
+use crate::catalogue::tests::metrics::cw;
+use crate::catalogue::tests::{Row, V, at, catalogue, invocation, with};
+use crate::spec::parse_file;
+
+const NS: i64 = 1_000_000_000;
+
+fn slos(yaml: &str) -> Vec<SloSpec> {
+    let (slos, errors) = parse_file("test.yaml", yaml);
+    assert!(errors.is_empty(), "{errors:#?}");
+    slos
+}
+
+fn fn_labels(f: &str) -> BTreeMap<String, String> {
+    [
+        ("service", f),
+        ("faas_name", f),
+        ("cloud_provider", "aws"),
+        ("cloud_region", "eu-west-1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn minute(m: i64) -> i64 {
+    at(m, 0.0) / NS
+}
+
+fn counts(r: &Rollups, slo: &str, labels: &BTreeMap<String, String>, m: i64) -> Counts {
+    let key = SeriesKey {
+        slo: slo.into(),
+        labels: labels.clone(),
+    };
+    r.series()
+        .get(&key)
+        .map(|s| s.counts(minute(m), minute(m + 1)))
+        .unwrap_or_default()
+}
+
+/// Invocation `id` of `f` in minute `m`, ingested at `ingest_ns`.
+fn inv(f: &'static str, id: u64, m: i64, ms: f64, error: bool, ingest_ns: i64) -> Row {
+    with(
+        invocation(f, id, m as f64 * 60.0 + 1.0, ms),
+        vec![("is_error", V::B(error)), ("ingest_time", V::T(ingest_ns))],
+    )
+}
+
+const YAML: &str = r#"
+slos:
+  - { name: avail, sli: availability, objective: 0.999 }
+  - { name: fast, sli: latency, threshold: 100ms, objective: 0.99, selector: { faas_name: "check*" } }
+  - { name: fast-default, sli: latency, objective: 0.99, selector: { faas_name: checkout } }
+  - { name: throttles, sli: throttling, objective: 0.999 }
+"#;
+
+#[tokio::test]
+async fn minute_counts_per_kind_from_spans() {
+    // checkout, minute 0: 4 invocations (1 error; 50, 80, 150, 2000 ms); minute 1: 2 ok (10 ms).
+    let rows = vec![
+        inv("checkout", 1, 0, 50.0, false, 0),
+        inv("checkout", 2, 0, 80.0, true, 0),
+        inv("checkout", 3, 0, 150.0, false, 0),
+        inv("checkout", 4, 0, 2000.0, false, 0),
+        inv("checkout", 5, 1, 10.0, false, 0),
+        inv("checkout", 6, 1, 10.0, false, 0),
+        inv("search", 7, 1, 500.0, true, 0),
+    ];
+    let ctx = catalogue(&[(Table::Spans, rows)], &CatalogueSettings::default());
+    let mut r = Rollups::new(slos(YAML));
+    let stats = r.update(&ctx, at(5, 0.0)).await.unwrap();
+    assert!(stats.minutes_recomputed >= 15, "{stats:?}");
+    let checkout = fn_labels("checkout");
+    assert_eq!(
+        counts(&r, "avail", &checkout, 0),
+        Counts {
+            good: 3.0,
+            total: 4.0
+        }
+    );
+    assert_eq!(
+        counts(&r, "avail", &checkout, 1),
+        Counts {
+            good: 2.0,
+            total: 2.0
+        }
+    );
+    assert_eq!(
+        counts(&r, "avail", &fn_labels("search"), 1),
+        Counts {
+            good: 0.0,
+            total: 1.0
+        }
+    );
+    // ≤ 100 ms: 50 and 80 of minute 0.
+    assert_eq!(
+        counts(&r, "fast", &checkout, 0),
+        Counts {
+            good: 2.0,
+            total: 4.0
+        }
+    );
+    // The selector `check*` excludes search.
+    assert!(
+        r.instances("fast")
+            .all(|(k, _)| k.labels["faas_name"] == "checkout")
+    );
+    // The function's default latency_threshold is 1s: all but the 2000 ms one.
+    assert_eq!(
+        counts(&r, "fast-default", &checkout, 0),
+        Counts {
+            good: 3.0,
+            total: 4.0
+        }
+    );
+    assert_eq!(
+        counts(&r, "throttles", &checkout, 0),
+        Counts {
+            good: 4.0,
+            total: 4.0
+        }
+    );
+    // One series per SLO and function.
+    assert_eq!(r.instances("avail").count(), 2);
+}
+
+#[tokio::test]
+async fn late_data_changes_the_minute_it_belongs_to() {
+    let early = vec![inv("checkout", 1, 0, 50.0, false, at(0, 2.0))];
+    let ctx = catalogue(&[(Table::Spans, early.clone())], &CatalogueSettings::default());
+    let mut r = Rollups::new(slos(YAML));
+    r.update(&ctx, at(1, 0.0)).await.unwrap();
+    assert_eq!(
+        counts(&r, "avail", &fn_labels("checkout"), 0),
+        Counts {
+            good: 1.0,
+            total: 1.0
+        }
+    );
+
+    // Three hours later a failed invocation of minute 0 arrives (far outside the trailing window).
+    let mut all = early;
+    all.push(inv("checkout", 2, 0, 50.0, true, at(180, 0.0)));
+    let ctx = catalogue(&[(Table::Spans, all)], &CatalogueSettings::default());
+    r.update(&ctx, at(180, 30.0)).await.unwrap();
+    assert_eq!(
+        counts(&r, "avail", &fn_labels("checkout"), 0),
+        Counts {
+            good: 1.0,
+            total: 2.0
+        }
+    );
+}
+
+#[tokio::test]
+async fn platform_metrics_count_where_no_span_describes_the_function() {
+    let dims = |f: &str| vec![("FunctionName", f.to_string())];
+    let dists = vec![
+        // worker: metrics only. 20 invocations, 2 errors, 5 throttles in minute 0.
+        cw(
+            "amazonaws.com/AWS/Lambda/Invocations",
+            1,
+            0,
+            dims("worker"),
+            (20, 20.0, 1.0),
+        ),
+        cw(
+            "amazonaws.com/AWS/Lambda/Errors",
+            2,
+            0,
+            dims("worker"),
+            (20, 2.0, 1.0),
+        ),
+        cw(
+            "amazonaws.com/AWS/Lambda/Throttles",
+            3,
+            0,
+            dims("worker"),
+            (20, 5.0, 1.0),
+        ),
+        // checkout: spans and metrics for the same minute — spans win, never summed.
+        cw(
+            "amazonaws.com/AWS/Lambda/Invocations",
+            4,
+            0,
+            dims("checkout"),
+            (99, 99.0, 1.0),
+        ),
+    ];
+    let spans = vec![inv("checkout", 1, 0, 50.0, false, 0)];
+    let ctx = catalogue(
+        &[(Table::Spans, spans), (Table::MetricDistributions, dists)],
+        &CatalogueSettings::default(),
+    );
+    let mut r = Rollups::new(slos(YAML));
+    r.update(&ctx, at(5, 0.0)).await.unwrap();
+    let worker = r
+        .instances("avail")
+        .find(|(k, _)| k.labels.get("faas_name").map(String::as_str) == Some("worker"))
+        .map(|(k, _)| k.labels.clone())
+        .expect("a worker series from metrics");
+    assert_eq!(
+        counts(&r, "avail", &worker, 0),
+        Counts {
+            good: 18.0,
+            total: 20.0
+        }
+    );
+    // Throttled requests are not in Lambda's Invocations: valid = 20 + 5, good = 20.
+    assert_eq!(
+        counts(&r, "throttles", &worker, 0),
+        Counts {
+            good: 20.0,
+            total: 25.0
+        }
+    );
+    let checkout: Vec<Counts> = r
+        .instances("avail")
+        .filter(|(k, _)| k.labels.get("faas_name").map(String::as_str) == Some("checkout"))
+        .map(|(_, s)| s.counts(minute(0), minute(1)))
+        .collect();
+    assert_eq!(
+        checkout,
+        vec![Counts {
+            good: 1.0,
+            total: 1.0
+        }]
+    );
+}
+
+#[tokio::test]
+async fn snapshot_round_trip_and_sql_rows() {
+    let rows = vec![
+        inv("checkout", 1, 0, 50.0, true, 0),
+        inv("checkout", 2, 0, 50.0, false, 0),
+    ];
+    let ctx = catalogue(&[(Table::Spans, rows)], &CatalogueSettings::default());
+    let mut r = Rollups::new(slos(YAML));
+    r.update(&ctx, at(3, 0.0)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    persist::save(&r, dir.path()).unwrap();
+    let mut back = Rollups::new(slos(YAML));
+    assert!(persist::load(&mut back, dir.path()).unwrap());
+    assert_eq!(back.series, r.series);
+    assert_eq!(back.watermark_ns, r.watermark_ns);
+    // An SLO removed from the config drops its series on load.
+    let mut fewer = Rollups::new(slos(
+        "slos:\n  - { name: avail, sli: availability, objective: 0.99 }\n",
+    ));
+    persist::load(&mut fewer, dir.path()).unwrap();
+    assert!(fewer.series().keys().all(|k| k.slo == "avail"));
+    let batch = persist::to_batch(r.series()).unwrap();
+    assert_eq!(batch.schema(), persist::schema());
+    assert!(batch.num_rows() >= 4);
+}
