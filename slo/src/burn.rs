@@ -30,7 +30,7 @@ impl Counts {
 
     /// (bad/total) / (1 − objective), `None` without valid events.
     pub fn burn_rate(&self, objective: f64) -> Option<f64> {
-        self.sli().map(|sli| (1.0 - sli) / (1.0 - objective))
+        (self.total > 0.0).then(|| (self.bad() / self.total).clamp(0.0, 1.0) / (1.0 - objective))
     }
 
     pub fn add(&mut self, other: Counts) {

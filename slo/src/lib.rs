@@ -5,7 +5,10 @@
 pub mod backtest;
 pub mod burn;
 pub mod catalogue;
+pub mod condition;
 pub mod duration;
+pub mod evaluator;
 pub mod policy;
 pub mod rollup;
 pub mod spec;
+pub mod tables;
