@@ -1,8 +1,8 @@
 //! `slod.yaml`: one file, one schema (DESIGN §8). Parse (serde, unknown keys refused) →
 //! `validate()` (all errors, each with its key path) → runtime values.
 //!
-//! Sections whose issues have not landed yet (`slo`, `alerting`) are accepted as written and
-//! reported as not yet in effect, so a complete example config already loads.
+//! The `alerting` section, whose issue has not landed yet, is accepted as written and reported
+//! as not yet in effect, so a complete example config already loads.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ pub(crate) struct Config {
     pub(crate) pricing: PricingConfig,
     pub(crate) pg: PgConfig,
     pub(crate) query: QueryConfig,
-    pub(crate) slo: Option<serde_yaml::Value>,
+    pub(crate) slo: SloConfig,
     pub(crate) alerting: Option<serde_yaml::Value>,
 }
 
@@ -44,7 +44,7 @@ impl Default for Config {
             pricing: PricingConfig::default(),
             pg: PgConfig::default(),
             query: QueryConfig::default(),
-            slo: None,
+            slo: SloConfig::default(),
             alerting: None,
         }
     }
@@ -170,6 +170,61 @@ pub(crate) struct PgConfig {
     pub(crate) tls_key: Option<PathBuf>,
 }
 
+/// `slo:` (DESIGN §8): evaluation, SLO files, default templates and the alerting policy.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SloConfig {
+    pub(crate) evaluation_interval: String,
+    /// SLO files (native or OpenSLO), globs relative to the config file's folder.
+    pub(crate) files: Vec<String>,
+    /// Apply the default templates (availability, latency, cold starts, throttling, DLQ) to
+    /// every function when no SLO file defines an SLO.
+    pub(crate) default_templates: bool,
+    /// Low-traffic guard: bad events a tier's long window must hold before it fires.
+    pub(crate) min_bad_events: f64,
+    /// An SLO instance without valid events for this long is reported as no data.
+    pub(crate) no_data_after: String,
+    /// Minimum time a resolved alert stays resolved before it may fire again (alerting).
+    pub(crate) hold_down: String,
+    /// SQL alert rule files (`config/rules/*.yaml`).
+    pub(crate) rules: Vec<String>,
+    pub(crate) policy: Vec<PolicyTierConfig>,
+}
+
+impl Default for SloConfig {
+    fn default() -> Self {
+        let tier = |severity: &str, long: &str, short: &str, burn_rate: f64| PolicyTierConfig {
+            severity: severity.into(),
+            long: long.into(),
+            short: short.into(),
+            burn_rate,
+        };
+        SloConfig {
+            evaluation_interval: "30s".into(),
+            files: vec!["slos/*.yaml".into()],
+            default_templates: true,
+            min_bad_events: 3.0,
+            no_data_after: "10m".into(),
+            hold_down: "5m".into(),
+            rules: Vec::new(),
+            policy: vec![
+                tier("page", "1h", "5m", 14.4),
+                tier("page", "6h", "30m", 6.0),
+                tier("ticket", "3d", "6h", 1.0),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PolicyTierConfig {
+    pub(crate) severity: String,
+    pub(crate) long: String,
+    pub(crate) short: String,
+    pub(crate) burn_rate: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct QueryConfig {
@@ -198,20 +253,108 @@ pub(crate) struct Settings {
     pub(crate) query_memory_bytes: usize,
     pub(crate) ingest_token: Option<String>,
     pub(crate) query_token: Option<String>,
+    pub(crate) slo: SloSettings,
+    pub(crate) catalogue: slod_slo::catalogue::CatalogueSettings,
+}
+
+/// Validated `slo:` settings.
+#[derive(Debug, Clone)]
+pub(crate) struct SloSettings {
+    pub(crate) interval: Duration,
+    /// Globs as written; resolved against the config file's folder by `serve`.
+    pub(crate) files: Vec<String>,
+    pub(crate) default_templates: bool,
+    pub(crate) eval: slod_slo::evaluator::EvalSettings,
+    /// The SLOs to evaluate (filled by `serve::settings` from `files`, or the templates).
+    pub(crate) specs: Vec<slod_slo::spec::SloSpec>,
 }
 
 impl Config {
     /// The SLO file globs of `slo.files`, relative to the config file's folder (as Prometheus
     /// resolves `rule_files`); default `slos/*.yaml` beside the config file.
     pub(crate) fn slo_files(&self) -> Vec<String> {
-        let files = self.slo.as_ref().and_then(|s| s.get("files"));
-        match files.and_then(|f| f.as_sequence()) {
-            Some(list) => list
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-            None => vec!["slos/*.yaml".to_string()],
+        self.slo.files.clone()
+    }
+
+    /// `functions:`, `pricing:` and `telemetry.dlq_queues` as the catalogue's settings. Exact
+    /// names come first, then globs from the most specific (longest) to `*`.
+    fn catalogue(&self) -> slod_slo::catalogue::CatalogueSettings {
+        let mut functions: Vec<(&String, &FunctionConfig)> = self.functions.iter().collect();
+        functions.sort_by_key(|(name, _)| {
+            let glob = name.contains(['*', '?', '[']);
+            (glob, std::cmp::Reverse(name.len()))
+        });
+        let mut settings = slod_slo::catalogue::CatalogueSettings {
+            functions: Vec::new(),
+            dlq_queues: self.telemetry.dlq_queues.clone(),
+            ..Default::default()
+        };
+        for (name, f) in functions {
+            let mut fs = slod_slo::catalogue::FunctionSettings::new(name.clone());
+            fs.timeout = f.timeout.as_deref().and_then(parse_duration);
+            fs.latency_threshold = f.latency_threshold.as_deref().and_then(parse_duration);
+            fs.dlq_queues = f.dlq_queues.clone();
+            settings.functions.push(fs);
         }
+        settings.pricing.gb_second = self.pricing.gb_second;
+        settings.pricing.request = self.pricing.request;
+        settings.pricing.state_transition = self.pricing.state_transition;
+        settings
+    }
+
+    fn slo_settings(&self, errors: &mut Vec<String>) -> Option<SloSettings> {
+        let c = &self.slo;
+        let interval = duration("slo.evaluation_interval", &c.evaluation_interval, errors);
+        if interval.is_some_and(|d| d < Duration::from_secs(1)) {
+            errors.push("slo.evaluation_interval: must be at least 1s, e.g. 30s".into());
+        }
+        let no_data_after = duration("slo.no_data_after", &c.no_data_after, errors);
+        duration("slo.hold_down", &c.hold_down, errors);
+        if c.min_bad_events.is_nan() || c.min_bad_events < 1.0 {
+            errors.push(format!(
+                "slo.min_bad_events: {} must be at least 1 (1 turns the low-traffic guard off)",
+                c.min_bad_events
+            ));
+        }
+        if !c.rules.is_empty() {
+            errors.push("slo.rules: SQL alert rules are not supported yet; remove the key".into());
+        }
+        let mut tiers = Vec::new();
+        for (i, t) in c.policy.iter().enumerate() {
+            let (Some(long), Some(short)) = (
+                slod_slo::duration::parse(&t.long),
+                slod_slo::duration::parse(&t.short),
+            ) else {
+                errors.push(format!(
+                    "slo.policy[{i}]: windows {:?}/{:?} must be durations such as 1h and 5m",
+                    t.long, t.short
+                ));
+                continue;
+            };
+            tiers.push(slod_slo::policy::Tier {
+                severity: slod_slo::policy::Severity(t.severity.clone()),
+                long,
+                short,
+                burn_rate: t.burn_rate,
+            });
+        }
+        let policy = slod_slo::policy::Policy { tiers };
+        for p in policy.problems() {
+            errors.push(format!("slo.{p}"));
+        }
+        Some(SloSettings {
+            interval: interval?,
+            files: c.files.clone(),
+            default_templates: c.default_templates,
+            specs: Vec::new(),
+            eval: slod_slo::evaluator::EvalSettings {
+                policy,
+                guard: slod_slo::burn::Guard {
+                    min_bad_events: c.min_bad_events,
+                },
+                no_data_after: no_data_after?,
+            },
+        })
     }
 
     /// Reads and parses a config file; parse errors carry the file and line.
@@ -316,6 +459,11 @@ impl Config {
                 self.storage.flush_interval
             ));
         }
+        let slo = self.slo_settings(&mut errors);
+        let catalogue = self.catalogue();
+        if let Err(problems) = catalogue.validate() {
+            errors.extend(problems.iter().map(|p| format!("functions: {p}")));
+        }
         for (name, f) in &self.functions {
             for (key, v) in [
                 ("timeout", &f.timeout),
@@ -341,6 +489,11 @@ impl Config {
         else {
             return Err(vec!["internal: a limit failed to parse without an error".into()]);
         };
+        let Some(slo) = slo else {
+            return Err(vec![
+                "internal: slo settings failed to parse without an error".into(),
+            ]);
+        };
         let mut storage = slod_storage::StorageOptions::new(&self.storage.data_dir);
         storage.flush_max_bytes = flush_max;
         storage.flush_interval = flush_interval;
@@ -362,6 +515,8 @@ impl Config {
             query_memory_bytes: query_memory as usize,
             ingest_token: env(&s.ingest_token_env),
             query_token: env(&s.query_token_env),
+            slo,
+            catalogue,
         })
     }
 }

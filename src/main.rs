@@ -7,6 +7,7 @@ mod config;
 mod loadgen;
 mod query;
 mod serve;
+mod slo;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

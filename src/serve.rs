@@ -35,18 +35,27 @@ pub(crate) fn settings(args: &ServeArgs) -> Result<Settings, Vec<String>> {
             *target = a.to_string();
         }
     }
-    for section in [
-        ("slo", config.slo.is_some()),
-        ("alerting", config.alerting.is_some()),
-    ] {
-        if section.1 {
-            warn!(
-                section = section.0,
-                "config section accepted but not in effect yet in this version"
-            );
-        }
+    if config.alerting.is_some() {
+        warn!(
+            section = "alerting",
+            "config section accepted but not in effect yet in this version"
+        );
     }
-    config.validate()
+    let mut settings = config.validate()?;
+    // SLO files are relative to the config file; without a config file only the default
+    // templates apply.
+    if let Some(path) = &args.config {
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        let loaded = slod_slo::spec::load_files(&settings.slo.files, base);
+        if !loaded.errors.is_empty() {
+            return Err(loaded.errors.iter().map(ToString::to_string).collect());
+        }
+        settings.slo.specs = loaded.slos;
+    }
+    if settings.slo.specs.is_empty() && settings.slo.default_templates {
+        settings.slo.specs = slod_slo::spec::SloSpec::default_templates();
+    }
+    Ok(settings)
 }
 
 async fn bind(addr: SocketAddr, what: &str, flag: &str) -> Result<TcpListener> {
@@ -86,13 +95,21 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         },
     )?;
     let api_metrics = Arc::new(ApiMetrics::new(&mut registry));
+    slod_slo::catalogue::register_catalogue(engine.context(), &settings.catalogue)
+        .context("cannot register the signal catalogue views")?;
+    let slo_handle = slod_slo::tables::SloHandle::default();
+    slo_handle
+        .register(engine.context())
+        .context("cannot register the SLO tables")?;
+    let slo_metrics = slod_slo::tables::SloMetrics::new(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));
     let api_state = ApiState {
-        engine,
+        engine: engine.clone(),
         registry: Arc::new(registry),
         metrics: api_metrics,
         query_token: settings.query_token.as_deref().map(Arc::from),
         ready: ready.clone(),
+        slo: slo_handle.clone(),
     };
 
     let grpc_listener = bind(settings.otlp_grpc_addr, "OTLP/gRPC", "--otlp-grpc-addr").await?;
@@ -133,6 +150,14 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
                 .await
         }
     });
+    let slo_loop = tokio::spawn(crate::slo::run(
+        settings.slo.clone(),
+        engine.context().clone(),
+        slo_handle,
+        slo_metrics,
+        data_dir.join("_slo"),
+        stop_rx.clone(),
+    ));
     let background = tokio::spawn({
         let storage = storage.clone();
         let rx = stop_rx.clone();
@@ -158,6 +183,7 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         let _ = otlp_http.await;
         let _ = api.await;
         let _ = background.await;
+        let _ = slo_loop.await;
     };
     if tokio::time::timeout(Duration::from_secs(20), drain)
         .await

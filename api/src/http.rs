@@ -26,11 +26,15 @@ pub struct ApiState {
     pub query_token: Option<Arc<str>>,
     /// False while starting up and once shutdown has begun.
     pub ready: Arc<AtomicBool>,
+    /// The SLO engine's latest evaluation.
+    pub slo: slod_slo::tables::SloHandle,
 }
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/sql", post(sql))
+        .route("/api/v1/slos", get(crate::slos::list))
+        .route("/api/v1/slos/{name}", get(crate::slos::one))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -90,15 +94,23 @@ fn sql_text(headers: &HeaderMap, body: &Bytes) -> Result<String, QueryError> {
     Ok(text.to_string())
 }
 
-async fn sql(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Checks the query API's bearer token (when one is configured).
+pub(crate) fn authorized(state: &ApiState, headers: &HeaderMap) -> Result<(), QueryError> {
     if let Some(expected) = &state.query_token {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if presented != Some(expected.as_ref()) {
-            return error_response(QueryError::Unauthenticated);
+            return Err(QueryError::Unauthenticated);
         }
+    }
+    Ok(())
+}
+
+async fn sql(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = authorized(&state, &headers) {
+        return error_response(e);
     }
     let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let result = match sql_text(&headers, &body) {

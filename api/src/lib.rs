@@ -9,6 +9,7 @@ mod error;
 mod format;
 mod http;
 mod metrics;
+mod slos;
 
 pub use engine::{QueryEngine, QueryLimits, QueryResult, check_read_only};
 pub use error::QueryError;

@@ -10,3 +10,4 @@ mod otlp_json;
 mod python_sdk;
 mod query_api;
 mod server;
+mod slo;

@@ -220,17 +220,11 @@ impl Rollups {
             }
         }
 
-        // Replace every bucket of the range: first zero what existed, then set the new counts.
-        let step = g.seconds();
-        for (key, series) in self.series.iter_mut() {
-            let _ = key;
-            let mut t = from;
-            while t < to {
-                match g {
-                    Granularity::Minute => series.set_minute(t, Counts::default()),
-                    Granularity::Hour => series.set_hour(t, Counts::default()),
-                }
-                t += step;
+        // Replace every bucket of the range: first forget what existed, then set the new counts.
+        for series in self.series.values_mut() {
+            match g {
+                Granularity::Minute => series.reset_minutes(from, to),
+                Granularity::Hour => series.reset_hours(from, to),
             }
         }
         for ((key, t), counts) in acc {

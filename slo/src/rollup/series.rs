@@ -58,6 +58,27 @@ impl TieredSeries {
         }
     }
 
+    /// Forgets the minutes in `[from, to)` (before a recomputation of that range sets them).
+    pub fn reset_minutes(&mut self, from: i64, to: i64) {
+        let keys: Vec<i64> = self.minutes.range(from..to).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.set_minute(k, Counts::default());
+            self.minutes.remove(&k);
+        }
+    }
+
+    /// Forgets the old hours in `[from, to)` (before a recomputation of that range sets them).
+    pub fn reset_hours(&mut self, from: i64, to: i64) {
+        let keys: Vec<i64> = self
+            .hours
+            .range(from..to.min(floor_hour(self.minute_floor)))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            self.hours.remove(&k);
+        }
+    }
+
     /// Replaces a whole hour (recomputed from raw data), for hours older than the minute tier.
     pub fn set_hour(&mut self, hour: i64, counts: Counts) {
         let hour = floor_hour(hour);
