@@ -98,6 +98,7 @@ mod tests {
         let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect();
         names.sort();
         assert_eq!(names.len(), 7);
