@@ -42,7 +42,32 @@ pub(crate) fn threshold_column(t: Option<u64>) -> String {
     }
 }
 
-/// Per minute and function, from spans (the `invocations` view).
+/// How far before a recomputed range spans are read: the `invocations` view derives cold starts
+/// as the first invocation seen per instance, so an instance idle for longer than this counts
+/// cold again (Lambda reclaims idle environments well before an hour).
+pub(crate) const INSTANCE_LOOKBACK: i64 = 3600;
+/// How far after the range: spans of one invocation (host and worker, retries) end together.
+const DEDUPE_AHEAD: i64 = 15 * 60;
+
+/// The `invocations` view's own SQL over spans of `[from − lookback, to + ahead)` only. The
+/// view's window functions (dedupe, attempts, first invocation per instance) stop the time
+/// filter from reaching the scan, so querying the view itself would read every retained span
+/// at every tick; this keeps one definition and bounds the scan.
+fn scoped_invocations(from: i64, to: i64) -> String {
+    let view = crate::catalogue::VIEWS
+        .iter()
+        .find(|v| v.name == "invocations")
+        .map(|v| v.sql.trim_start())
+        .unwrap_or_default();
+    let body = view.strip_prefix("WITH ").unwrap_or(view);
+    format!(
+        "WITH spans AS (SELECT * FROM slod.public.spans WHERE start_time >= {} AND start_time < {}), {body}",
+        ts(from - INSTANCE_LOOKBACK),
+        ts(to + DEDUPE_AHEAD)
+    )
+}
+
+/// Per minute and function, from spans (the `invocations` view, scoped to the range).
 pub(crate) fn invocations(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
     let mut fast = String::new();
     for t in thresholds {
@@ -61,9 +86,10 @@ pub(crate) fn invocations(from: i64, to: i64, bucket: &str, thresholds: &[Option
   count(*) FILTER (WHERE NOT coalesce(is_error, false)) AS ok,
   count(*) FILTER (WHERE NOT coalesce(is_throttle, false)) AS not_throttled,
   count(*) FILTER (WHERE NOT coalesce(is_cold_start, false)) AS warm{fast}
-FROM invocations
+FROM ({}) AS invocations
 WHERE time >= {} AND time < {}
 GROUP BY 1, 2, 3, 4, 5",
+        scoped_invocations(from, to),
         ts(from),
         ts(to)
     )
