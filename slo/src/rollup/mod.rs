@@ -303,6 +303,7 @@ impl Rollups {
             let invocations = metrics.f64("invocations", i);
             let errors = metrics.f64("errors", i).unwrap_or(0.0);
             let throttles = metrics.f64("throttles", i).unwrap_or(0.0);
+            let cold_starts = metrics.f64("cold_starts", i);
             for (spec, sel) in &self.slos {
                 if spec.sli.subject() != Subject::Function || !sel.matches(|k| metrics.str(k, i)) {
                     continue;
@@ -317,6 +318,10 @@ impl Rollups {
                     (Sli::Throttling, n) if n.is_some() || throttles > 0.0 => Counts {
                         good: n.unwrap_or(0.0),
                         total: n.unwrap_or(0.0) + throttles,
+                    },
+                    (Sli::ColdStart, Some(n)) if cold_starts.is_some() => Counts {
+                        good: (n - cold_starts.unwrap_or(0.0)).max(0.0),
+                        total: n,
                     },
                     _ => continue,
                 };

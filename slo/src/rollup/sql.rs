@@ -100,7 +100,8 @@ GROUP BY 1, 2, 3, 4, 5",
 pub(crate) fn function_metrics(from: i64, to: i64, bucket: &str) -> String {
     format!(
         "SELECT date_trunc('{bucket}', minute) AS bucket, service_name, faas_name, cloud_provider, cloud_region,
-  sum(invocations) AS invocations, sum(errors) AS errors, sum(throttles) AS throttles
+  sum(invocations) AS invocations, sum(errors) AS errors, sum(throttles) AS throttles,
+  sum(cold_starts) AS cold_starts
 FROM function_metrics_1m
 WHERE minute >= {} AND minute < {}
 GROUP BY 1, 2, 3, 4, 5",

@@ -261,3 +261,173 @@ async fn snapshot_round_trip_and_sql_rows() {
     assert_eq!(batch.schema(), persist::schema());
     assert!(batch.num_rows() >= 4);
 }
+
+#[tokio::test]
+async fn workflow_success_and_latency_per_workflow() {
+    // The catalogue's executions (by hand, see catalogue/tests/workflows.rs), all ending in
+    // minute 0: Step Functions `fulfil` e1 succeeded in 5.1 s (e2 still running: not counted);
+    // Temporal `Order` failed in 1.4 s; Durable `Refund` a1 succeeded in ~2.0 s, a2 failed in 1 s.
+    let yaml = r#"
+slos:
+  - { name: wf-ok, sli: workflow_success, objective: 0.99 }
+  - { name: wf-fast, sli: workflow_latency, threshold: 1500ms, objective: 0.99 }
+"#;
+    let ctx = catalogue(
+        &[(Table::Spans, crate::catalogue::tests::workflows::workflow_spans())],
+        &CatalogueSettings::default(),
+    );
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(15, 0.0)).await.unwrap();
+    let by_workflow = |slo: &str| -> Vec<(String, Counts)> {
+        let mut v: Vec<(String, Counts)> = r
+            .instances(slo)
+            .map(|(k, s)| (k.labels["workflow"].clone(), s.counts(minute(0), minute(1))))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let c = |good: f64, total: f64| Counts { good, total };
+    assert_eq!(
+        by_workflow("wf-ok"),
+        [
+            ("Order".to_string(), c(0.0, 1.0)),
+            ("Refund".into(), c(1.0, 2.0)),
+            ("fulfil".into(), c(1.0, 1.0))
+        ]
+    );
+    // ≤ 1.5 s: Order (1.4 s) and Refund a2 (1.0 s); not fulfil (5.1 s) nor Refund a1 (2.0 s).
+    assert_eq!(
+        by_workflow("wf-fast"),
+        [
+            ("Order".to_string(), c(1.0, 1.0)),
+            ("Refund".into(), c(1.0, 2.0)),
+            ("fulfil".into(), c(0.0, 1.0))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn dlq_minutes_with_depth_at_most_max() {
+    use crate::catalogue::tests::metrics::point;
+    let depth = |q: &'static str, series, m: i64, v: f64| {
+        with(
+            point("ApproximateNumberOfMessagesVisible", series, m, v, "gauge"),
+            vec![("attributes", V::Map(vec![("QueueName", q.into())]))],
+        )
+    };
+    // orders-dlq: minute 0 depth 5 (bad), minute 1 depth 0 (good), minute 2 depth 1 (bad for
+    // max 0, good for max 2). `orders` is not a DLQ and never counts.
+    let points = vec![
+        depth("orders-dlq", 1, 0, 5.0),
+        depth("orders-dlq", 1, 1, 0.0),
+        depth("orders-dlq", 1, 2, 1.0),
+        depth("orders", 2, 0, 40.0),
+    ];
+    let yaml = r#"
+slos:
+  - { name: dlq-empty, sli: dlq, objective: 0.99 }
+  - { name: dlq-small, sli: dlq, max_depth: 2, objective: 0.99, selector: { queue: "orders-*" } }
+"#;
+    let ctx = catalogue(&[(Table::MetricPoints, points)], &CatalogueSettings::default());
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(5, 0.0)).await.unwrap();
+    let queues: Vec<String> = r
+        .instances("dlq-empty")
+        .map(|(k, _)| k.labels["queue"].clone())
+        .collect();
+    assert_eq!(queues, ["orders-dlq"]);
+    let sum = |slo: &str| {
+        r.instances(slo)
+            .map(|(_, s)| s.counts(minute(0), minute(3)))
+            .next()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        sum("dlq-empty"),
+        Counts {
+            good: 1.0,
+            total: 3.0
+        }
+    );
+    assert_eq!(
+        sum("dlq-small"),
+        Counts {
+            good: 2.0,
+            total: 3.0
+        }
+    );
+}
+
+#[tokio::test]
+async fn custom_sql_with_label_columns_and_cold_starts_from_spans() {
+    // checkout minute 0: 3 invocations, 1 error, 1 reported cold start; search: 1 ok, cold.
+    let rows = vec![
+        with(
+            inv("checkout", 1, 0, 10.0, false, 0),
+            vec![("faas_coldstart", V::B(true))],
+        ),
+        with(
+            inv("checkout", 2, 0, 10.0, true, 0),
+            vec![("faas_coldstart", V::B(false))],
+        ),
+        with(
+            inv("checkout", 3, 0, 10.0, false, 0),
+            vec![("faas_coldstart", V::B(false))],
+        ),
+        with(
+            inv("search", 4, 0, 10.0, false, 0),
+            vec![("faas_coldstart", V::B(true))],
+        ),
+    ];
+    let yaml = r#"
+slos:
+  - name: ok-by-fn
+    sli: custom
+    objective: 0.9
+    sql: >-
+      SELECT date_trunc('minute', start_time) AS minute, faas_name AS fn,
+             count(*) FILTER (WHERE NOT is_error) AS good, count(*) AS total
+      FROM spans WHERE is_invocation GROUP BY 1, 2
+  - { name: warm, sli: cold_start, objective: 0.95 }
+"#;
+    let ctx = catalogue(&[(Table::Spans, rows)], &CatalogueSettings::default());
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(5, 0.0)).await.unwrap();
+    let custom: Vec<(String, Counts)> = r
+        .instances("ok-by-fn")
+        .map(|(k, s)| (k.labels["fn"].clone(), s.counts(minute(0), minute(1))))
+        .collect();
+    assert_eq!(
+        custom,
+        [
+            (
+                "checkout".to_string(),
+                Counts {
+                    good: 2.0,
+                    total: 3.0
+                }
+            ),
+            (
+                "search".into(),
+                Counts {
+                    good: 1.0,
+                    total: 1.0
+                }
+            )
+        ]
+    );
+    assert_eq!(
+        counts(&r, "warm", &fn_labels("checkout"), 0),
+        Counts {
+            good: 2.0,
+            total: 3.0
+        }
+    );
+    assert_eq!(
+        counts(&r, "warm", &fn_labels("search"), 0),
+        Counts {
+            good: 0.0,
+            total: 1.0
+        }
+    );
+}

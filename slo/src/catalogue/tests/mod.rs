@@ -5,7 +5,7 @@ mod builder;
 mod functions;
 mod invocations;
 pub(crate) mod metrics;
-mod workflows;
+pub(crate) mod workflows;
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;

@@ -70,7 +70,7 @@ fn durable(name: &'static str, id: u64, kind: i64, s: f64, ms: f64, exec: &'stat
     }
 }
 
-fn workflow_spans() -> Vec<Row> {
+pub(crate) fn workflow_spans() -> Vec<Row> {
     vec![
         // Step Functions e1: Reserve, Charge (fails, retried), Ship; 0 s → 5.1 s.
         sf_task(1, 0.0, SF_EXEC, "Reserve", false),
