@@ -1,5 +1,8 @@
 //! `slod bench ingest`: OTLP/HTTP protobuf ingest throughput against a real `slod serve`
 //! child process with fsync on, beside in-process baselines measured in the same run.
+//! `slod bench slo`: SLO evaluation ticks (see `bench/slo.rs`).
+
+mod slo;
 
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
@@ -23,6 +26,8 @@ pub(crate) struct BenchArgs {
 enum Which {
     /// Ingest throughput: spans/s, MB/s, ack latency and peak RSS, with fsync on.
     Ingest(IngestArgs),
+    /// One SLO evaluation tick over 30 days of rollups, warm and from the Parquet snapshot.
+    Slo(slo::SloArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +52,7 @@ struct IngestArgs {
 pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     match args.which {
         Which::Ingest(a) => ingest(a).await,
+        Which::Slo(a) => slo::run(a),
     }
 }
 

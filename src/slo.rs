@@ -52,7 +52,9 @@ pub(crate) async fn run(
                     Ok::<_, datafusion::error::DataFusionError>(Snapshot {
                         status: status_batch(&out.statuses)?,
                         history: history_batch(evaluator.history())?,
-                        rollup: persist::to_batch(evaluator.rollups.series())?,
+                        rollup: std::sync::Arc::new(slod_slo::tables::RollupView::new(
+                            evaluator.rollups.series().clone(),
+                        )),
                         statuses: out.statuses.clone(),
                         conditions: out.conditions.clone(),
                     })
@@ -73,7 +75,8 @@ pub(crate) async fn run(
             Err(e) => warn!(error = %e, "SLO evaluation failed; retrying at the next interval"),
         }
         if last_save.elapsed() >= SAVE_EVERY {
-            save(&evaluator, &dir);
+            // Encoding and fsyncing the snapshot is blocking work: keep it off the async workers.
+            tokio::task::block_in_place(|| save(&evaluator, &dir));
             last_save = Instant::now();
         }
     }

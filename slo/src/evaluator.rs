@@ -154,21 +154,26 @@ impl Evaluator {
         let mut out = TickOutput::default();
         let specs: Vec<SloSpec> = self.rollups.slos().cloned().collect();
         let mut still_firing = HashMap::new();
+        let mut records = Vec::new();
         for spec in &specs {
-            let instances: Vec<(SeriesKey, crate::rollup::TieredSeries)> = self
-                .rollups
-                .instances(&spec.name)
-                .map(|(k, s)| (k.clone(), s.clone()))
-                .collect();
-            if instances.is_empty() {
-                out.statuses.push(no_instance(spec, now));
-                continue;
-            }
-            for (key, series) in instances {
-                let status =
-                    self.evaluate_instance(spec, &key, &series, now, now_ns, &mut out, &mut still_firing);
+            let mut any = false;
+            for (key, series) in self.rollups.instances(&spec.name) {
+                any = true;
+                let ctx = InstanceCtx {
+                    settings: &self.settings,
+                    firing: &self.firing,
+                    now,
+                    now_ns,
+                };
+                let status = ctx.evaluate(spec, key, series, &mut out, &mut still_firing, &mut records);
                 out.statuses.push(status);
             }
+            if !any {
+                out.statuses.push(no_instance(spec, now));
+            }
+        }
+        for (c, key, tier) in records {
+            self.record(&c, &key, &tier);
         }
         // Tiers that were firing and no longer are (or whose instance disappeared): resolved.
         let previous = std::mem::replace(&mut self.firing, still_firing);
@@ -196,17 +201,42 @@ impl Evaluator {
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn evaluate_instance(
-        &mut self,
+    fn record(&mut self, c: &AlertCondition, key: &SeriesKey, tier: &crate::policy::Tier) {
+        if self.history.len() >= HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(HistoryEntry {
+            time: c.evaluated_at_ns / 1_000_000_000,
+            slo: key.slo.clone(),
+            labels: key.labels.clone(),
+            severity: tier.severity.0.clone(),
+            windows: tier.windows(),
+            state: c.state,
+            burn_rate: c.value,
+            error_budget_remaining: c.error_budget_remaining,
+        });
+    }
+}
+
+/// What evaluating one instance needs from the evaluator, borrowed (no copy of the series).
+struct InstanceCtx<'a> {
+    settings: &'a EvalSettings,
+    firing: &'a HashMap<(SeriesKey, usize), i64>,
+    now: i64,
+    now_ns: i64,
+}
+
+impl InstanceCtx<'_> {
+    fn evaluate(
+        &self,
         spec: &SloSpec,
         key: &SeriesKey,
         series: &crate::rollup::TieredSeries,
-        now: i64,
-        now_ns: i64,
         out: &mut TickOutput,
         still_firing: &mut HashMap<(SeriesKey, usize), i64>,
+        records: &mut Vec<(AlertCondition, SeriesKey, crate::policy::Tier)>,
     ) -> SloStatus {
+        let (now, now_ns) = (self.now, self.now_ns);
         let policy = spec.policy.as_ref().unwrap_or(&self.settings.policy).clone();
         let guard = spec.guard(self.settings.guard);
         let window = series.counts(spec.window.start(now), now);
@@ -273,7 +303,7 @@ impl Evaluator {
         for (i, since, new) in pending {
             let c = condition(spec, key, &policy.tiers[i], Some(&status), since, now_ns);
             if new {
-                self.record(&c, key, &policy.tiers[i]);
+                records.push((c.clone(), key.clone(), policy.tiers[i].clone()));
             }
             out.conditions.push(c);
         }
@@ -281,22 +311,6 @@ impl Evaluator {
             out.conditions.push(no_data_condition(spec, key, last, now_ns));
         }
         status
-    }
-
-    fn record(&mut self, c: &AlertCondition, key: &SeriesKey, tier: &crate::policy::Tier) {
-        if self.history.len() >= HISTORY {
-            self.history.pop_front();
-        }
-        self.history.push_back(HistoryEntry {
-            time: c.evaluated_at_ns / 1_000_000_000,
-            slo: key.slo.clone(),
-            labels: key.labels.clone(),
-            severity: tier.severity.0.clone(),
-            windows: tier.windows(),
-            state: c.state,
-            burn_rate: c.value,
-            error_budget_remaining: c.error_budget_remaining,
-        });
     }
 }
 

@@ -173,6 +173,30 @@ pub fn history_batch<'a>(rows: impl Iterator<Item = &'a HistoryEntry>) -> DfResu
     )?)
 }
 
+/// The rollups as of one tick; the `sli_rollup` batch is built on first query only.
+#[derive(Debug, Default)]
+pub struct RollupView {
+    series: BTreeMap<crate::rollup::SeriesKey, Arc<crate::rollup::TieredSeries>>,
+    batch: std::sync::OnceLock<RecordBatch>,
+}
+
+impl RollupView {
+    pub fn new(series: BTreeMap<crate::rollup::SeriesKey, Arc<crate::rollup::TieredSeries>>) -> RollupView {
+        RollupView {
+            series,
+            batch: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn batch(&self) -> DfResult<RecordBatch> {
+        if let Some(b) = self.batch.get() {
+            return Ok(b.clone());
+        }
+        let b = crate::rollup::persist::to_batch(&self.series)?;
+        Ok(self.batch.get_or_init(|| b).clone())
+    }
+}
+
 /// The latest evaluation, shared by the tables, the metrics and the HTTP API.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -180,7 +204,7 @@ pub struct Snapshot {
     pub conditions: Vec<AlertCondition>,
     pub status: RecordBatch,
     pub history: RecordBatch,
-    pub rollup: RecordBatch,
+    pub rollup: Arc<RollupView>,
 }
 
 impl Default for Snapshot {
@@ -190,7 +214,7 @@ impl Default for Snapshot {
             conditions: Vec::new(),
             status: RecordBatch::new_empty(status_schema()),
             history: RecordBatch::new_empty(history_schema()),
-            rollup: RecordBatch::new_empty(crate::rollup::persist::schema()),
+            rollup: Arc::default(),
         }
     }
 }
@@ -263,7 +287,7 @@ impl TableProvider for LiveTable {
         let batch = match self.which {
             Which::Status => snap.status.clone(),
             Which::History => snap.history.clone(),
-            Which::Rollup => snap.rollup.clone(),
+            Which::Rollup => snap.rollup.batch()?,
         };
         Ok(MemorySourceConfig::try_new_exec(
             &[vec![batch]],

@@ -76,7 +76,7 @@ async fn error_jump_fires_pages_and_recovery_resolves_them() {
     handle.publish(Snapshot {
         status: status_batch(&out.statuses).unwrap(),
         history: history_batch(ev.history()).unwrap(),
-        rollup: crate::rollup::persist::to_batch(ev.rollups.series()).unwrap(),
+        rollup: std::sync::Arc::new(crate::tables::RollupView::new(ev.rollups.series().clone())),
         statuses: out.statuses.clone(),
         conditions: out.conditions.clone(),
     });

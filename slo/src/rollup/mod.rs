@@ -12,6 +12,7 @@ pub mod series;
 mod sql;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use datafusion::error::Result as DfResult;
 use datafusion::prelude::SessionContext;
@@ -72,7 +73,9 @@ pub struct UpdateStats {
 #[derive(Debug)]
 pub struct Rollups {
     slos: Vec<(SloSpec, Selector)>,
-    pub(crate) series: BTreeMap<SeriesKey, TieredSeries>,
+    /// Copy-on-write per series, so a published snapshot (the `sli_rollup` table) shares
+    /// unchanged series with the evaluator instead of copying them every tick.
+    pub(crate) series: BTreeMap<SeriesKey, Arc<TieredSeries>>,
     /// Ingest time (ns) up to which late data has been looked for.
     pub(crate) watermark_ns: i64,
     /// How far back hours are kept (the longest SLO window plus a day).
@@ -123,7 +126,12 @@ impl Rollups {
         self.slos.iter().map(|(s, _)| s)
     }
 
-    pub fn series(&self) -> &BTreeMap<SeriesKey, TieredSeries> {
+    /// Adds (or replaces) a series, e.g. rebuilt elsewhere or synthesised by a benchmark.
+    pub fn insert(&mut self, key: SeriesKey, series: TieredSeries) {
+        self.series.insert(key, Arc::new(series));
+    }
+
+    pub fn series(&self) -> &BTreeMap<SeriesKey, Arc<TieredSeries>> {
         &self.series
     }
 
@@ -132,7 +140,10 @@ impl Rollups {
         &'a self,
         slo: &'a str,
     ) -> impl Iterator<Item = (&'a SeriesKey, &'a TieredSeries)> + 'a {
-        self.series.iter().filter(move |(k, _)| k.slo == slo)
+        self.series
+            .iter()
+            .filter(move |(k, _)| k.slo == slo)
+            .map(|(k, s)| (k, s.as_ref()))
     }
 
     /// Recomputes the trailing minutes and every minute (or old hour) that received data since
@@ -172,7 +183,7 @@ impl Rollups {
             stats.minutes_recomputed += ((to - from) / 60) as usize;
         }
         for s in self.series.values_mut() {
-            s.prune(now, oldest);
+            Arc::make_mut(s).prune(now, oldest);
         }
         self.series.retain(|_, s| !s.is_empty());
         self.watermark_ns = now_ns;
@@ -222,13 +233,14 @@ impl Rollups {
 
         // Replace every bucket of the range: first forget what existed, then set the new counts.
         for series in self.series.values_mut() {
+            let series = Arc::make_mut(series);
             match g {
                 Granularity::Minute => series.reset_minutes(from, to),
                 Granularity::Hour => series.reset_hours(from, to),
             }
         }
         for ((key, t), counts) in acc {
-            let series = self.series.entry(key).or_default();
+            let series = Arc::make_mut(self.series.entry(key).or_default());
             match g {
                 Granularity::Minute => series.set_minute(t, counts),
                 Granularity::Hour => series.set_hour(t, counts),

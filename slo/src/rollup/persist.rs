@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, MapArray, MapBuilder, RecordBatch, StringArray, StringBuilder,
+    ArrayRef, AsArray, Float64Array, MapArray, MapBuilder, RecordBatch, StringArray, StringBuilder,
     TimestampSecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampSecondType};
@@ -44,7 +44,7 @@ pub fn schema() -> SchemaRef {
 }
 
 /// Every row of every series, as one batch.
-pub fn to_batch(series: &BTreeMap<SeriesKey, TieredSeries>) -> Result<RecordBatch, ArrowError> {
+pub fn to_batch(series: &BTreeMap<SeriesKey, Arc<TieredSeries>>) -> Result<RecordBatch, ArrowError> {
     let mut slo = Vec::new();
     let mut tier = Vec::new();
     let mut minute = Vec::new();
@@ -119,7 +119,7 @@ pub fn save(rollups: &Rollups, dir: &Path) -> std::io::Result<()> {
     let floor = rollups
         .series
         .values()
-        .map(TieredSeries::minute_floor)
+        .map(|s| s.minute_floor())
         .max()
         .unwrap_or(0);
     let props = WriterProperties::builder()
@@ -179,25 +179,44 @@ pub fn load(rollups: &mut Rollups, dir: &Path) -> std::io::Result<bool> {
         let total = batch
             .column(5)
             .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        // Rows of one series are consecutive (written series by series): build a key only
+        // when the series changes.
+        let keys_all = labels.keys().as_string::<i32>();
+        let values_all = labels.values().as_string::<i32>();
+        let offsets = labels.offsets();
+        let mut current: Option<SeriesKey> = None;
         for i in 0..batch.num_rows() {
             if !known.contains(slo.value(i)) {
                 continue;
             }
-            let entry = labels.value(i);
-            let keys = entry.column(0).as_string::<i32>();
-            let values = entry.column(1).as_string::<i32>();
-            let labels = (0..entry.len())
-                .map(|j| (keys.value(j).to_string(), values.value(j).to_string()))
-                .collect();
-            let key = SeriesKey {
-                slo: slo.value(i).to_string(),
-                labels,
-            };
+            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+            let same = current.as_ref().is_some_and(|k| {
+                k.slo == slo.value(i)
+                    && k.labels.len() == b - a
+                    && k.labels
+                        .iter()
+                        .zip(a..b)
+                        .all(|((lk, lv), j)| lk == keys_all.value(j) && lv == values_all.value(j))
+            });
+            if !same {
+                current = Some(SeriesKey {
+                    slo: slo.value(i).to_string(),
+                    labels: (a..b)
+                        .map(|j| (keys_all.value(j).to_string(), values_all.value(j).to_string()))
+                        .collect(),
+                });
+            }
+            let Some(key) = &current else { continue };
             let c = Counts {
                 good: good.value(i),
                 total: total.value(i),
             };
-            let part = parts.entry(key).or_default();
+            if !same {
+                parts.entry(key.clone()).or_default();
+            }
+            let part = parts
+                .get_mut(key)
+                .ok_or_else(|| std::io::Error::other("series vanished"))?;
             if tier.value(i) == "minute" {
                 part.0.push((minute.value(i), c));
             } else {
@@ -207,7 +226,7 @@ pub fn load(rollups: &mut Rollups, dir: &Path) -> std::io::Result<bool> {
     }
     rollups.series = parts
         .into_iter()
-        .map(|(k, (m, h))| (k, TieredSeries::restore(m, h, floor)))
+        .map(|(k, (m, h))| (k, Arc::new(TieredSeries::restore(m, h, floor))))
         .collect();
     rollups.watermark_ns = watermark;
     Ok(true)
