@@ -36,7 +36,10 @@ pub(crate) async fn run(
         Ok(false) => info!("no rollup snapshot: rollups are built from stored data"),
         Err(e) => warn!(error = %e, "rollup snapshot unreadable; rebuilding from stored data"),
     }
-    let mut ticker = tokio::time::interval(settings.interval);
+    // The first tick waits one interval: start-up (WAL replay, readiness) does not compete with
+    // the initial rollup build.
+    let mut ticker =
+        tokio::time::interval_at(tokio::time::Instant::now() + settings.interval, settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_save = Instant::now();
     loop {
