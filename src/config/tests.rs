@@ -57,6 +57,9 @@ fn assert_same_settings(a: &Settings, b: &Settings) {
         otlp_grpc_addr,
         otlp_http_addr,
         http_addr,
+        pg_addr,
+        pg_password,
+        pg_tls,
         storage,
         max_request_bytes,
         query_timeout,
@@ -67,6 +70,9 @@ fn assert_same_settings(a: &Settings, b: &Settings) {
     assert_eq!(*otlp_grpc_addr, b.otlp_grpc_addr);
     assert_eq!(*otlp_http_addr, b.otlp_http_addr);
     assert_eq!(*http_addr, b.http_addr);
+    assert_eq!(*pg_addr, b.pg_addr);
+    assert_eq!(*pg_password, b.pg_password);
+    assert_eq!(*pg_tls, b.pg_tls);
     assert_eq!(*max_request_bytes, b.max_request_bytes);
     assert_eq!(*query_timeout, b.query_timeout);
     assert_eq!(*query_memory_bytes, b.query_memory_bytes);
@@ -217,6 +223,14 @@ fn each_validation_rule_reports_every_offending_key() {
             "retention_too_short.yaml",
             vec![
                 r#"storage.retention: "0s" would drop data as it arrives: use at least 1h (e.g. 30d), or null to keep everything"#
+                    .into(),
+            ],
+        ),
+        // TLS needs a certificate and its key.
+        (
+            "pg_tls_half.yaml",
+            vec![
+                "pg: tls_cert and tls_key go together: set both (PEM files) to serve TLS, or neither"
                     .into(),
             ],
         ),
