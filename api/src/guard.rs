@@ -169,11 +169,11 @@ mod tests {
             ("COPY spans TO PROGRAM 'sh'", "file_access"),
         ];
         for (sql, expected) in cases {
-            let stmts = DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}).unwrap();
-            let DfStatement::Statement(s) = &stmts[0] else {
-                panic!("{sql}: not a plain statement");
-            };
-            let got = match classify(s) {
+            // Parsed as the pgwire path parses (sqlparser, PostgreSQL dialect).
+            let stmts =
+                datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+                    .unwrap();
+            let got = match classify(&stmts[0]) {
                 Ok(StatementClass::Query) => "query",
                 Ok(StatementClass::Session) => "session",
                 Err(QueryError::ReadOnly(_)) => "read_only",

@@ -264,6 +264,7 @@ fn each_validation_rule_reports_every_offending_key() {
             "flush_interval_zero.yaml",
             "flush_max_size_over_half_buffered.yaml",
             "function_duration.yaml",
+            "pg_tls_half.yaml",
             "query_engine.yaml",
             "retention_too_short.yaml",
             "storage_url.yaml",
