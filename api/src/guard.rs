@@ -171,8 +171,7 @@ mod tests {
         for (sql, expected) in cases {
             // Parsed as the pgwire path parses (sqlparser, PostgreSQL dialect).
             let stmts =
-                datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
-                    .unwrap();
+                datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
             let got = match classify(&stmts[0]) {
                 Ok(StatementClass::Query) => "query",
                 Ok(StatementClass::Session) => "session",
