@@ -75,7 +75,7 @@ with psycopg.connect(cfg["dsn"], autocommit=True) as conn:
     check("timestamptz", int(row[0].timestamp() * 1_000_000), exp["first_start_us"])
     check("int8", row[1], exp["first_duration_ns"])
     check("bytea", row[4].hex(), exp["first_trace_hex"])
-    check("json map", row[5].get("http.route"), exp["first_route"])
+    check("json map", row[5].get("app.route"), exp["first_route"])
     check("float8[]", row[9], [1.5, 2.5])
     check("int8[]", row[10], [1, 2])
 
@@ -106,7 +106,7 @@ with psycopg.connect(cfg["dsn"], autocommit=True) as conn:
     check("binary int8", b[1], exp["first_duration_ns"])
     check("binary bool", b[2], False)
     check("binary bytea", b[3].hex(), exp["first_trace_hex"])
-    check("binary json", b[4].get("http.route"), exp["first_route"])
+    check("binary json", b[4].get("app.route"), exp["first_route"])
     # Trace lookup by hex id.
     got = conn.execute(
         "SELECT count(*) FROM spans WHERE trace_id = decode(%s, 'hex')", (exp["first_trace_hex"],)

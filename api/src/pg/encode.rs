@@ -38,6 +38,8 @@ pub(crate) fn fields(
         .map(|(i, f)| {
             let ty = if has_map(f.data_type()) {
                 Type::JSON
+            } else if let Some(t) = wire_type(f.data_type()) {
+                datafusion_postgres::arrow_pg::datatypes::into_pg_type(&t)?
             } else {
                 field_into_pg_type(f)?
             };
@@ -66,10 +68,25 @@ pub(crate) fn response(
     Ok(QueryResponse::new(fields, futures::stream::iter(rows)))
 }
 
-/// Replaces every map-carrying column by its JSON text (`{"k":"v"}`), nulls kept.
+/// Types arrow-pg 0.16 does not encode correctly, cast first: `FixedSizeBinary` (ids) to
+/// `Binary`, `Int8` to `Int16` (both otherwise hang the row encoder).
+fn wire_type(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::FixedSizeBinary(_) => Some(DataType::Binary),
+        DataType::Int8 => Some(DataType::Int16),
+        _ => None,
+    }
+}
+
+/// Replaces every map-carrying column by its JSON text (`{"k":"v"}`), nulls kept, and casts
+/// columns to the types the row encoder handles.
 pub(crate) fn jsonify(batch: RecordBatch) -> Result<RecordBatch, QueryError> {
     let schema = batch.schema();
-    if !schema.fields().iter().any(|f| has_map(f.data_type())) {
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| has_map(f.data_type()) || wire_type(f.data_type()).is_some())
+    {
         return Ok(batch);
     }
     let mut new_fields = Vec::with_capacity(schema.fields().len());
@@ -78,6 +95,11 @@ pub(crate) fn jsonify(batch: RecordBatch) -> Result<RecordBatch, QueryError> {
         if has_map(f.data_type()) {
             columns.push(json_column(f, col)?);
             new_fields.push(Field::new(f.name(), DataType::Utf8, true));
+        } else if let Some(t) = wire_type(f.data_type()) {
+            let cast = datafusion::arrow::compute::cast(col, &t)
+                .map_err(|e| QueryError::Internal(format!("cast for the wire: {e}")))?;
+            columns.push(cast);
+            new_fields.push(Field::new(f.name(), t, true));
         } else {
             columns.push(col.clone());
             new_fields.push(f.as_ref().clone());

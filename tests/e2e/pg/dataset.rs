@@ -92,6 +92,8 @@ pub fn request(sent: &[Sent]) -> ExportTraceServiceRequest {
                     kv("faas.invocation_id", s(&format!("{function}-{i}"))),
                     kv("faas.trigger", s("http")),
                     kv("http.route", s(&x.route)),
+                    // Not a promoted column: stays in the `attributes` map.
+                    kv("app.route", s(&x.route)),
                     kv("http.response.status_code", Value::IntValue(x.status)),
                 ],
                 status: Some(Status {

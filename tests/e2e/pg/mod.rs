@@ -38,7 +38,6 @@ pub fn psql(server: &TestServer, args: &[&str]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "hangs the server: tests/python/pg_clients.py's type-OID query (11 columns of Parquet-backed spans, ORDER BY start_time LIMIT 1) never finishes and starves the runtime; to be fixed before merge"]
 async fn clients_agree_with_the_values_sent_and_with_duckdb() {
     let mut server = TestServer::start();
     let sent = dataset::invocations(dataset::base_ns());
@@ -166,7 +165,7 @@ async fn clients_agree_with_the_values_sent_and_with_duckdb() {
     assert!(!row.get::<_, bool>(1));
     assert_eq!(row.get::<_, Vec<u8>>(2), first.trace_id.to_vec());
     let attrs: serde_json::Value = row.get(3);
-    assert_eq!(attrs["http.route"], first.route.as_str());
+    assert_eq!(attrs["app.route"], first.route.as_str());
     assert_eq!(row.get::<_, f64>(4), first.duration_ns as f64 / 1e6);
     assert_eq!(row.get::<_, Vec<f64>>(5), vec![1.5, 2.5]);
     assert_eq!(row.get::<_, String>(6), "checkout handler");
