@@ -6,9 +6,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "python venv for the OpenTelemetry SDK e2e tests"
-SLOD_TEST_PYTHON="$(./scripts/setup-python.sh | tail -n 1)"
+step "python venv: OpenTelemetry SDK, psycopg and DuckDB for the e2e tests"
+SLOD_TEST_PYTHON="$(./scripts/setup-python.sh sql | tail -n 1)"
 export SLOD_TEST_PYTHON
+
+step "psql and node-postgres for the PostgreSQL wire e2e tests"
+if ! command -v psql >/dev/null; then
+    apt-get update && apt-get install -y --no-install-recommends postgresql-client
+fi
+./scripts/setup-node.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

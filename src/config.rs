@@ -247,6 +247,11 @@ pub(crate) struct Settings {
     pub(crate) otlp_grpc_addr: SocketAddr,
     pub(crate) otlp_http_addr: SocketAddr,
     pub(crate) http_addr: SocketAddr,
+    pub(crate) pg_addr: SocketAddr,
+    /// Password pgwire clients must send (from the variable named by `server.pg_password_env`).
+    pub(crate) pg_password: Option<String>,
+    /// `pg.tls_cert` and `pg.tls_key`, when both are set.
+    pub(crate) pg_tls: Option<(PathBuf, PathBuf)>,
     pub(crate) storage: slod_storage::StorageOptions,
     pub(crate) max_request_bytes: usize,
     pub(crate) query_timeout: Duration,
@@ -390,7 +395,18 @@ impl Config {
         let grpc = addr("server.otlp_grpc_addr", &s.otlp_grpc_addr, &mut errors);
         let http = addr("server.otlp_http_addr", &s.otlp_http_addr, &mut errors);
         let api = addr("server.http_addr", &s.http_addr, &mut errors);
-        addr("server.pg_addr", &s.pg_addr, &mut errors);
+        let pg = addr("server.pg_addr", &s.pg_addr, &mut errors);
+        let pg_tls = match (&self.pg.tls_cert, &self.pg.tls_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            _ => {
+                errors.push(
+                    "pg: tls_cert and tls_key go together: set both (PEM files) to serve TLS, or neither"
+                        .into(),
+                );
+                None
+            }
+        };
         let flush_max = size(
             "storage.flush_max_size",
             &self.storage.flush_max_size,
@@ -477,8 +493,15 @@ impl Config {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (Some(grpc), Some(http), Some(api), Some(flush_max), Some(flush_interval), Some(group_commit)) =
-            (grpc, http, api, flush_max, flush_interval, group_commit)
+        let (
+            Some(grpc),
+            Some(http),
+            Some(api),
+            Some(pg),
+            Some(flush_max),
+            Some(flush_interval),
+            Some(group_commit),
+        ) = (grpc, http, api, pg, flush_max, flush_interval, group_commit)
         else {
             return Err(vec![
                 "internal: a setting failed to parse without an error".into(),
@@ -509,6 +532,9 @@ impl Config {
             otlp_grpc_addr: grpc,
             otlp_http_addr: http,
             http_addr: api,
+            pg_addr: pg,
+            pg_password: env(&s.pg_password_env),
+            pg_tls,
             storage,
             max_request_bytes: max_request as usize,
             query_timeout,

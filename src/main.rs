@@ -17,7 +17,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// slod — an observability and SLO daemon for serverless OpenTelemetry.
 ///
-/// Point OTLP exporters at it (gRPC :4317, HTTP :4318), query with SQL (HTTP :8080).
+/// Point OTLP exporters at it (gRPC :4317, HTTP :4318), query with SQL (HTTP :8080,
+/// PostgreSQL wire :5433).
 #[derive(Debug, Parser)]
 #[command(name = "slod", version, about, long_about = None)]
 struct Cli {
@@ -27,7 +28,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the daemon: OTLP receivers, storage and the HTTP API.
+    /// Run the daemon: OTLP receivers, storage, the HTTP API and the PostgreSQL wire server.
     Serve(ServeArgs),
     /// Run one SQL query against a running slod and print the result.
     Query(query::QueryArgs),
@@ -59,6 +60,9 @@ pub(crate) struct ServeArgs {
     /// HTTP API listen address; overrides server.http_addr.
     #[arg(long)]
     http_addr: Option<SocketAddr>,
+    /// PostgreSQL wire listen address; overrides server.pg_addr.
+    #[arg(long)]
+    pg_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]

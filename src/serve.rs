@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use prometheus_client::registry::Registry;
-use slod_api::{ApiMetrics, ApiState, QueryEngine, QueryLimits};
+use slod_api::{ApiMetrics, ApiState, PgOptions, PgServer, QueryEngine, QueryLimits};
 use slod_collector::{CollectorMetrics, Ingest, WalDecoder};
 use slod_storage::{Storage, SystemClock};
 use tokio::net::TcpListener;
@@ -30,6 +30,7 @@ pub(crate) fn settings(args: &ServeArgs) -> Result<Settings, Vec<String>> {
         (args.otlp_grpc_addr, &mut config.server.otlp_grpc_addr),
         (args.otlp_http_addr, &mut config.server.otlp_http_addr),
         (args.http_addr, &mut config.server.http_addr),
+        (args.pg_addr, &mut config.server.pg_addr),
     ] {
         if let Some(a) = flag {
             *target = a.to_string();
@@ -102,6 +103,14 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         .register(engine.context())
         .context("cannot register the SLO tables")?;
     let slo_metrics = slod_slo::tables::SloMetrics::new(&mut registry);
+    let pg_server = PgServer::new(
+        engine.clone(),
+        api_metrics.clone(),
+        PgOptions {
+            password: settings.pg_password.clone(),
+            tls: settings.pg_tls.clone(),
+        },
+    )?;
     let ready = Arc::new(AtomicBool::new(false));
     let api_state = ApiState {
         engine: engine.clone(),
@@ -115,6 +124,7 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
     let grpc_listener = bind(settings.otlp_grpc_addr, "OTLP/gRPC", "--otlp-grpc-addr").await?;
     let otlp_http_listener = bind(settings.otlp_http_addr, "OTLP/HTTP", "--otlp-http-addr").await?;
     let api_listener = bind(settings.http_addr, "the HTTP API", "--http-addr").await?;
+    let pg_listener = bind(settings.pg_addr, "the PostgreSQL wire protocol", "--pg-addr").await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -158,6 +168,7 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         data_dir.join("_slo"),
         stop_rx.clone(),
     ));
+    let pg = tokio::spawn(pg_server.serve(pg_listener, stopped(stop_rx.clone())));
     let background = tokio::spawn({
         let storage = storage.clone();
         let rx = stop_rx.clone();
@@ -169,6 +180,9 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         otlp_grpc = %settings.otlp_grpc_addr,
         otlp_http = %settings.otlp_http_addr,
         http = %settings.http_addr,
+        pg = %settings.pg_addr,
+        pg_auth = if settings.pg_password.is_some() { "scram-sha-256" } else { "none" },
+        pg_tls = settings.pg_tls.is_some(),
         data_dir = %data_dir.display(),
         replayed = report.records,
         "slod is ready"
@@ -182,6 +196,7 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         let _ = grpc.await;
         let _ = otlp_http.await;
         let _ = api.await;
+        let _ = pg.await;
         let _ = background.await;
         let _ = slo_loop.await;
     };

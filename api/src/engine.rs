@@ -9,12 +9,12 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
-use datafusion::sql::parser::{DFParser, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::Statement;
 use slod_storage::Storage;
 
 use crate::error::QueryError;
+use crate::guard::check_read_only;
 
 /// Limits applied to every query (config `limits:`).
 #[derive(Debug, Clone)]
@@ -57,15 +57,25 @@ impl QueryEngine {
             .with_memory_limit(limits.memory_bytes, 1.0)
             .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
             .build_arc()?;
-        let config = SessionConfig::new()
+        // PostgreSQL dialect everywhere: pgwire clients and Grafana send PostgreSQL, and one
+        // dialect keeps HTTP and pgwire answers identical. UTC so timestamps never depend on
+        // the host's zone.
+        let mut config = SessionConfig::new()
             .with_information_schema(true)
-            .with_default_catalog_and_schema("slod", "public")
+            .with_default_catalog_and_schema(CATALOG, "public")
             .with_create_default_catalog_and_schema(true);
+        config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        config.options_mut().execution.time_zone = Some("UTC".into());
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         slod_storage::register_tables(storage, &ctx)?;
+        crate::pg::catalog::register(&ctx)?;
+        crate::udf::register(&ctx);
         Ok(QueryEngine { ctx, limits })
     }
 
+    /// The one `SessionContext` every interface queries. This is also the hook for extra
+    /// registrations: other subsystems (the SLO engine's `slo_status`, signal views) register
+    /// their tables and views here once, and HTTP and pgwire both see them.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
@@ -76,21 +86,53 @@ impl QueryEngine {
 
     /// Runs one read-only statement to completion within the limits.
     pub async fn query(&self, sql: &str) -> Result<QueryResult, QueryError> {
-        let started = Instant::now();
         check_read_only(sql)?;
+        self.run_sql(sql, self.limits.timeout).await
+    }
+
+    /// Runs one statement that the caller has already classified as a query, within the
+    /// memory limit and `timeout` (never more than `limits.query_timeout`).
+    pub(crate) async fn run_sql(&self, sql: &str, timeout: Duration) -> Result<QueryResult, QueryError> {
+        let started = Instant::now();
         let run = async {
-            let options = SQLOptions::new()
-                .with_allow_ddl(false)
-                .with_allow_dml(false)
-                .with_allow_statements(false);
-            let df = self.ctx.sql_with_options(sql, options).await?;
+            let df = self.ctx.sql_with_options(sql, read_only()).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;
             Ok::<_, DataFusionError>((schema, batches))
         };
-        let (schema, batches) = tokio::time::timeout(self.limits.timeout, run)
+        self.finish(run, started, timeout).await
+    }
+
+    /// Runs a planned statement (pgwire's extended protocol plans at Parse and binds
+    /// parameters later), re-checked as read-only, within the limits.
+    pub(crate) async fn run_plan(
+        &self,
+        plan: LogicalPlan,
+        timeout: Duration,
+    ) -> Result<QueryResult, QueryError> {
+        let started = Instant::now();
+        read_only()
+            .verify_plan(&plan)
+            .map_err(QueryError::from_datafusion)?;
+        let run = async {
+            let df = self.ctx.execute_logical_plan(plan).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            Ok::<_, DataFusionError>((schema, batches))
+        };
+        self.finish(run, started, timeout).await
+    }
+
+    async fn finish(
+        &self,
+        run: impl Future<Output = Result<(SchemaRef, Vec<RecordBatch>), DataFusionError>>,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<QueryResult, QueryError> {
+        let timeout = timeout.min(self.limits.timeout);
+        let (schema, batches) = tokio::time::timeout(timeout, run)
             .await
-            .map_err(|_| QueryError::Timeout(self.limits.timeout))?
+            .map_err(|_| QueryError::Timeout(timeout))?
             .map_err(QueryError::from_datafusion)?;
         let rows = batches.iter().map(|b| b.num_rows()).sum();
         Ok(QueryResult {
@@ -102,57 +144,12 @@ impl QueryEngine {
     }
 }
 
-/// Refuses anything but queries, with a message that names what was refused.
-/// (DataFusion's `SQLOptions` re-checks the plan; this gives the clearer message.)
-pub fn check_read_only(sql: &str) -> Result<(), QueryError> {
-    let statements = DFParser::parse_sql(sql).map_err(|e| QueryError::Syntax(e.to_string()))?;
-    if statements.is_empty() {
-        return Err(QueryError::Syntax(
-            "empty query: send one SELECT statement".into(),
-        ));
-    }
-    if statements.len() > 1 {
-        return Err(QueryError::Syntax(format!(
-            "{} statements given: send one statement per request",
-            statements.len()
-        )));
-    }
-    // INVARIANT: exactly one statement, checked above.
-    let refused = match &statements[0] {
-        DfStatement::Statement(s) => match s.as_ref() {
-            Statement::Query(_)
-            | Statement::Explain { .. }
-            | Statement::ExplainTable { .. }
-            | Statement::ShowTables { .. }
-            | Statement::ShowColumns { .. }
-            | Statement::ShowVariable { .. } => None,
-            other => Some(statement_kind(other)),
-        },
-        DfStatement::Explain(_) => None,
-        DfStatement::CreateExternalTable(_) => Some("CREATE EXTERNAL TABLE".to_string()),
-        DfStatement::CopyTo(_) => Some("COPY".to_string()),
-        other => Some(
-            format!("{other}")
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-    };
-    match refused {
-        Some(kind) => Err(QueryError::ReadOnly(kind)),
-        None => Ok(()),
-    }
-}
+/// The catalog every table lives in; `current_database()` answers this name.
+pub(crate) const CATALOG: &str = "slod";
 
-fn statement_kind(s: &Statement) -> String {
-    let text = s.to_string();
-    let words: Vec<&str> = text.split_whitespace().take(2).collect();
-    match words.first().map(|w| w.to_ascii_uppercase()) {
-        Some(w) if matches!(w.as_str(), "CREATE" | "DROP" | "ALTER" | "TRUNCATE") => {
-            words.join(" ").to_ascii_uppercase()
-        }
-        Some(w) => w,
-        None => "statement".into(),
-    }
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
 }

@@ -1,4 +1,5 @@
-//! Query errors, mapped once to HTTP (and later to SQLSTATE codes for pgwire).
+//! Query errors, mapped once to HTTP statuses (`http.rs`) and once to SQLSTATE codes
+//! (`pg/error.rs`).
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ pub enum QueryError {
     Syntax(String),
     #[error("slod is read-only: {0} is not allowed; only SELECT, EXPLAIN, SHOW and DESCRIBE are")]
     ReadOnly(String),
+    #[error("slod does not read or write server files: {0} is not allowed")]
+    FileAccess(String),
     #[error("{0}")]
     Plan(String),
     #[error("query cancelled: it ran longer than the {}s limit (limits.query_timeout)", .0.as_secs_f64())]
@@ -30,6 +33,14 @@ impl QueryError {
     pub fn from_datafusion(e: DataFusionError) -> QueryError {
         match e.find_root() {
             DataFusionError::SQL(..) => QueryError::Syntax(strip(&e)),
+            // SQLOptions (allow_ddl/dml/statements = false) refused the plan.
+            DataFusionError::Plan(m)
+                if m.starts_with("DDL not supported")
+                    || m.starts_with("DML not supported")
+                    || m.starts_with("Statement not supported") =>
+            {
+                QueryError::ReadOnly(m.split(':').nth(1).unwrap_or(m).trim().to_string())
+            }
             DataFusionError::Plan(_)
             | DataFusionError::SchemaError(..)
             | DataFusionError::NotImplemented(_) => QueryError::Plan(strip(&e)),

@@ -153,9 +153,11 @@ async fn sql(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> 
 /// The single mapping of query errors to HTTP responses: `{"error": "..."}` with a status.
 pub fn error_response(err: QueryError) -> Response {
     let status = match &err {
-        QueryError::Syntax(_) | QueryError::ReadOnly(_) | QueryError::Plan(_) | QueryError::Memory(_) => {
-            StatusCode::BAD_REQUEST
-        }
+        QueryError::Syntax(_)
+        | QueryError::ReadOnly(_)
+        | QueryError::FileAccess(_)
+        | QueryError::Plan(_)
+        | QueryError::Memory(_) => StatusCode::BAD_REQUEST,
         QueryError::Execution(_) => StatusCode::BAD_REQUEST,
         QueryError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         QueryError::Unauthenticated => StatusCode::UNAUTHORIZED,

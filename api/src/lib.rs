@@ -7,12 +7,17 @@
 mod engine;
 mod error;
 mod format;
+mod guard;
 mod http;
 mod metrics;
+mod pg;
 mod slos;
+mod udf;
 
-pub use engine::{QueryEngine, QueryLimits, QueryResult, check_read_only};
+pub use engine::{QueryEngine, QueryLimits, QueryResult};
 pub use error::QueryError;
 pub use format::{Format, encode};
+pub use guard::check_read_only;
 pub use http::{ApiState, error_response, router};
 pub use metrics::ApiMetrics;
+pub use pg::{PgOptions, PgServer, PgSetupError};

@@ -55,6 +55,9 @@ fn assert_same_settings(a: &Settings, b: &Settings) {
         otlp_grpc_addr,
         otlp_http_addr,
         http_addr,
+        pg_addr,
+        pg_password,
+        pg_tls,
         storage,
         max_request_bytes,
         query_timeout,
@@ -69,6 +72,9 @@ fn assert_same_settings(a: &Settings, b: &Settings) {
     assert_eq!(*otlp_grpc_addr, b.otlp_grpc_addr);
     assert_eq!(*otlp_http_addr, b.otlp_http_addr);
     assert_eq!(*http_addr, b.http_addr);
+    assert_eq!(*pg_addr, b.pg_addr);
+    assert_eq!(*pg_password, b.pg_password);
+    assert_eq!(*pg_tls, b.pg_tls);
     assert_eq!(*max_request_bytes, b.max_request_bytes);
     assert_eq!(*query_timeout, b.query_timeout);
     assert_eq!(*query_memory_bytes, b.query_memory_bytes);
@@ -222,6 +228,14 @@ fn each_validation_rule_reports_every_offending_key() {
                     .into(),
             ],
         ),
+        // TLS needs a certificate and its key.
+        (
+            "pg_tls_half.yaml",
+            vec![
+                "pg: tls_cert and tls_key go together: set both (PEM files) to serve TLS, or neither"
+                    .into(),
+            ],
+        ),
         // Per-function durations name the function; the valid "*" entry adds nothing.
         (
             "function_duration.yaml",
@@ -252,6 +266,7 @@ fn each_validation_rule_reports_every_offending_key() {
             "flush_interval_zero.yaml",
             "flush_max_size_over_half_buffered.yaml",
             "function_duration.yaml",
+            "pg_tls_half.yaml",
             "query_engine.yaml",
             "retention_too_short.yaml",
             "storage_url.yaml",

@@ -43,6 +43,7 @@ impl Builder {
             grpc: free_port(),
             http: free_port(),
             api: free_port(),
+            pg: free_port(),
             child: None,
             env: self.env,
             client: reqwest::Client::new(),
@@ -53,7 +54,7 @@ impl Builder {
         for _ in 0..3 {
             match s.try_spawn() {
                 Err(log) if log.contains("cannot listen") => {
-                    (s.grpc, s.http, s.api) = (free_port(), free_port(), free_port());
+                    (s.grpc, s.http, s.api, s.pg) = (free_port(), free_port(), free_port(), free_port());
                     std::fs::write(&s.log_path, "").unwrap();
                 }
                 other => {
@@ -76,6 +77,8 @@ pub struct TestServer {
     pub grpc: u16,
     pub http: u16,
     pub api: u16,
+    /// PostgreSQL wire port.
+    pub pg: u16,
     child: Option<Child>,
     pub env: Vec<(String, String)>,
     pub client: reqwest::Client,
@@ -105,6 +108,23 @@ impl TestServer {
         format!("http://127.0.0.1:{}{path}", self.api)
     }
 
+    /// libpq connection string for the PostgreSQL wire port (database `slod`).
+    pub fn pg_dsn(&self, user: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} dbname=slod user={user} sslmode=disable connect_timeout=10",
+            self.pg
+        )
+    }
+
+    /// A tokio-postgres client on the PostgreSQL wire port (its connection task spawned).
+    pub async fn pg_connect(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.pg_dsn("e2e"), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("pgwire connect failed: {e}\n{}", self.log()));
+        tokio::spawn(conn);
+        client
+    }
+
     /// Starts the process (logs appended to `log_path`) and waits until it is ready; panics
     /// with the log if it exits first.
     pub fn spawn(&mut self) {
@@ -128,6 +148,7 @@ impl TestServer {
             .args(["--otlp-grpc-addr", &format!("127.0.0.1:{}", self.grpc)])
             .args(["--otlp-http-addr", &format!("127.0.0.1:{}", self.http)])
             .args(["--http-addr", &format!("127.0.0.1:{}", self.api)])
+            .args(["--pg-addr", &format!("127.0.0.1:{}", self.pg)])
             .env("SLOD_LOG", "info")
             .env_remove("SLOD_FAILPOINTS")
             .stdout(Stdio::null())
