@@ -225,9 +225,14 @@ impl Rollups {
         }
         for (spec, _) in &self.slos {
             if let Sli::Custom { sql: text } = &spec.sli {
-                let rows = Rows::collect(ctx, &sql::custom(text, from, to)).await?;
                 queries += 1;
-                assign_custom(spec, &rows, g, &mut acc);
+                // One broken custom SLI must not stop every other SLO: it is logged and skipped.
+                let result = Rows::collect(ctx, &sql::custom(text, from, to))
+                    .await
+                    .and_then(|rows| assign_custom(spec, &rows, g, &mut acc));
+                if let Err(e) = result {
+                    tracing::warn!(slo = %spec.name, error = %e, "custom SLI query failed; its rollup is not updated");
+                }
             }
         }
 
@@ -420,7 +425,24 @@ impl Rollups {
     }
 }
 
-fn assign_custom(spec: &SloSpec, rows: &Rows, g: Granularity, acc: &mut HashMap<(SeriesKey, i64), Counts>) {
+fn assign_custom(
+    spec: &SloSpec,
+    rows: &Rows,
+    g: Granularity,
+    acc: &mut HashMap<(SeriesKey, i64), Counts>,
+) -> DfResult<()> {
+    let columns: Vec<String> = rows.columns().collect();
+    let missing: Vec<&str> = ["minute", "good", "total"]
+        .into_iter()
+        .filter(|c| !columns.iter().any(|x| x == c))
+        .collect();
+    if rows.len() > 0 && !missing.is_empty() {
+        return Err(datafusion::error::DataFusionError::Plan(format!(
+            "custom SLI {:?} returns no {} column(s): return minute, good, total (and optional labels)",
+            spec.name,
+            missing.join(", ")
+        )));
+    }
     let label_cols: Vec<String> = rows
         .columns()
         .filter(|c| !matches!(c.as_str(), "minute" | "good" | "total"))
@@ -443,6 +465,7 @@ fn assign_custom(spec: &SloSpec, rows: &Rows, g: Granularity, acc: &mut HashMap<
             .or_default()
             .add(Counts { good, total });
     }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]

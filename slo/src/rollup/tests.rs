@@ -431,3 +431,27 @@ slos:
         }
     );
 }
+
+#[tokio::test]
+async fn a_custom_sli_without_its_columns_is_skipped_not_fatal() {
+    let rows = vec![
+        inv("checkout", 1, 0, 10.0, true, 0),
+        inv("checkout", 2, 0, 10.0, false, 0),
+    ];
+    let yaml = r#"
+slos:
+  - { name: broken, sli: custom, objective: 0.9, sql: "SELECT date_trunc('minute', start_time) AS minute, count(*) AS n FROM spans GROUP BY 1" }
+  - { name: avail, sli: availability, objective: 0.99 }
+"#;
+    let ctx = catalogue(&[(Table::Spans, rows)], &CatalogueSettings::default());
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(5, 0.0)).await.unwrap();
+    assert_eq!(r.instances("broken").count(), 0);
+    assert_eq!(
+        counts(&r, "avail", &fn_labels("checkout"), 0),
+        Counts {
+            good: 1.0,
+            total: 2.0
+        }
+    );
+}
