@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# A cold, one-shot build gains nothing from incremental compilation and it costs disk
+# (gigabytes under target/debug/incremental) and time; set CARGO_INCREMENTAL=1 to keep it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 step() { printf '\n==> %s\n' "$*"; }
 
 step "python venv: OpenTelemetry SDK, psycopg and DuckDB for the e2e tests"
