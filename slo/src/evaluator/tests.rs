@@ -79,6 +79,7 @@ async fn error_jump_fires_pages_and_recovery_resolves_them() {
         rollup: crate::rollup::persist::to_batch(ev.rollups.series()).unwrap(),
         statuses: out.statuses.clone(),
         conditions: out.conditions.clone(),
+        ..Snapshot::default()
     });
     let r = rows(
         &ctx,
