@@ -329,7 +329,7 @@ fn instances_are_independent_and_a_vanished_one_resolves() {
 }
 
 /// Step Functions executions by hand (each a Lambda task per step; a failed task is a failed
-/// step attempt). The store's last span is at minute 20, so executions quiet since minute 0
+/// step attempt). A second case: with only two failures (below 3) nothing fires. The store's last span is at minute 20, so executions quiet since minute 0
 /// are finished and their last step attempt decides.
 #[tokio::test]
 async fn workflow_execution_failed_fires_once_per_execution_however_many_steps_fail() {
@@ -337,6 +337,7 @@ async fn workflow_execution_failed_fires_once_per_execution_however_many_steps_f
     const E1: &str = "arn:aws:states:eu-west-1:1:execution:fulfil:e1";
     const E2: &str = "arn:aws:states:eu-west-1:1:execution:fulfil:e2";
     const E3: &str = "arn:aws:states:eu-west-1:1:execution:fulfil:e3";
+    const E4: &str = "arn:aws:states:eu-west-1:1:execution:fulfil:e4";
     let spans = vec![
         // e1: Charge fails three times, the last attempt too → failed, 3 failed attempts.
         sf_task(1, 0.0, E1, "Reserve", false),
@@ -350,9 +351,17 @@ async fn workflow_execution_failed_fires_once_per_execution_however_many_steps_f
         sf_task(14, 3.0, E2, "Ship", false),
         // e3: Reserve fails once, nothing after → failed, 1 failed attempt.
         sf_task(21, 0.0, E3, "Reserve", true),
+        // e4: Ship (the last step) fails once → failed, 1 failed attempt.
+        sf_task(31, 0.0, E4, "Reserve", false),
+        sf_task(32, 1.0, E4, "Ship", true),
         // Unrelated traffic at minute 20 (the store's latest data).
         with(invocation("other", 99, 1200.0, 10.0), vec![]),
     ];
+    let spans_without_e4: Vec<_> = spans
+        .iter()
+        .filter(|r| !r.iter().any(|(_, v)| matches!(v, V::S(x) if *x == E4)))
+        .cloned()
+        .collect();
     let ctx = catalogue(
         &[(slod_storage::Table::Spans, spans)],
         &CatalogueSettings::default(),
@@ -362,7 +371,8 @@ async fn workflow_execution_failed_fires_once_per_execution_however_many_steps_f
         .filter(|r| r.name == "WorkflowExecutionFailed")
         .collect();
     let mut e = RuleEngine::new(rules, Duration::from_secs(30));
-    // Evaluated at minute 25: both failures ended at minute 0, within the last 30 minutes.
+    // Evaluated at minute 25: 3 of the 4 executions that ended in the last 30 minutes failed
+    // (≥ 3 failures and ≥ 10 %): one condition per failed execution.
     let out = e.tick(&ctx, T0 + 25 * MIN + 7_000_000_000).await;
     assert!(out.failed.is_empty(), "{:?}", out.statuses);
     let mut got: Vec<(String, f64, String)> = out
@@ -381,7 +391,8 @@ async fn workflow_execution_failed_fires_once_per_execution_however_many_steps_f
         got,
         [
             (E1.to_string(), 3.0, "fulfil".to_string()),
-            (E3.to_string(), 1.0, "fulfil".to_string())
+            (E3.to_string(), 1.0, "fulfil".to_string()),
+            (E4.to_string(), 1.0, "fulfil".to_string()),
         ]
     );
     let c = &out.conditions[0];
@@ -397,11 +408,25 @@ async fn workflow_execution_failed_fires_once_per_execution_however_many_steps_f
         "{}",
         c.annotations["query"]
     );
-    // At minute 31 the failures (ended 10:00:03) are more than 30 minutes old: both resolve once.
+    // At minute 31 the failures (ended 10:00:03) are more than 30 minutes old: all resolve once.
     let out = e.tick(&ctx, T0 + 31 * MIN).await;
-    assert_eq!(out.conditions.len(), 2);
+    assert_eq!(out.conditions.len(), 3);
     assert!(out.conditions.iter().all(|c| c.state == ConditionState::Resolved));
     assert!(e.tick(&ctx, T0 + 32 * MIN).await.conditions.is_empty());
+
+    // Without e4: 2 failures of 3 finished — fewer than 3: a background of failed
+    // executions is the workflow_success SLO's business, not a per-execution alert.
+    let spans: Vec<_> = spans_without_e4;
+    let ctx = catalogue(
+        &[(slod_storage::Table::Spans, spans)],
+        &CatalogueSettings::default(),
+    );
+    let rules: Vec<RuleSpec> = defaults::default_rules()
+        .into_iter()
+        .filter(|r| r.name == "WorkflowExecutionFailed")
+        .collect();
+    let mut e = RuleEngine::new(rules, Duration::from_secs(30));
+    assert!(e.tick(&ctx, T0 + 25 * MIN).await.conditions.is_empty());
 }
 
 /// Throttling and P99-near-timeout over hand-built invocations (minute 0 to 4).
