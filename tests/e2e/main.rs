@@ -9,5 +9,6 @@ mod loadgen;
 mod otlp_json;
 mod python_sdk;
 mod query_api;
+mod rules;
 mod server;
 mod slo;
