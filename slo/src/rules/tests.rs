@@ -493,3 +493,63 @@ async fn throttling_and_timeout_rules_over_hand_built_invocations() {
     assert_eq!(out.conditions.len(), 2);
     assert!(out.conditions.iter().all(|c| c.state == ConditionState::Resolved));
 }
+
+/// Invocation surge and cost over budget over hand-built invocations: "loop" runs 2
+/// invocations a minute in minutes 0-14, then 100 a minute in minutes 15-19 (a recursive
+/// loop); "flat" runs 2 a minute throughout. Memory is unknown, so each invocation costs the
+/// request price only (0.0000002 USD).
+#[tokio::test]
+async fn invocation_surge_and_cost_over_budget_over_hand_built_invocations() {
+    let mut spans = Vec::new();
+    let mut id = 1;
+    for m in 0..20i64 {
+        let n = if m >= 15 { 100 } else { 2 };
+        for i in 0..n {
+            spans.push(invocation("loop", id, (m * 60) as f64 + i as f64 * 0.5, 10.0));
+            id += 1;
+        }
+        for i in 0..2 {
+            spans.push(invocation("flat", id, (m * 60 + i * 30) as f64, 10.0));
+            id += 1;
+        }
+    }
+    let mut settings = CatalogueSettings::default();
+    let mut budget = crate::catalogue::FunctionSettings::new("loop");
+    budget.cost_per_hour_budget = Some(0.0002);
+    settings.functions.insert(0, budget);
+    let ctx = catalogue(&[(slod_storage::Table::Spans, spans)], &settings);
+    let rules: Vec<RuleSpec> = defaults::default_rules()
+        .into_iter()
+        .filter(|r| ["InvocationSurge", "FunctionCostOverBudget"].contains(&r.name.as_str()))
+        .collect();
+    let mut e = RuleEngine::new(rules, Duration::from_secs(30));
+    let out = e.tick(&ctx, T0 + 20 * MIN).await;
+    assert!(out.failed.is_empty(), "{:?}", out.statuses);
+    let mut got: Vec<(String, String, f64)> = out
+        .conditions
+        .iter()
+        .map(|c| {
+            (
+                c.labels["alertname"].clone(),
+                c.labels["faas_name"].clone(),
+                c.value,
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got.len(), 2, "{got:?}");
+    // Cost: minutes 5-19 hold 10 × 2 + 5 × 100 = 520 invocations × 0.0000002 = 0.000104 USD;
+    // × 4 = 0.000416 USD an hour ÷ 0.0002 budget = 2.08.
+    assert_eq!(
+        (got[0].0.as_str(), got[0].1.as_str()),
+        ("FunctionCostOverBudget", "loop")
+    );
+    assert!((got[0].2 - 2.08).abs() < 1e-9, "{got:?}");
+    // Surge: 500 in the last 5 minutes = 100 a minute; before: 30 in the 15 minutes since
+    // loop's first minute = 2 a minute; 100 / 2 = 50 > 10. flat: 10 in 5 minutes < 300.
+    assert_eq!(
+        (got[1].0.as_str(), got[1].1.as_str()),
+        ("InvocationSurge", "loop")
+    );
+    assert!((got[1].2 - 50.0).abs() < 1e-9, "{got:?}");
+}
