@@ -1,5 +1,6 @@
-//! `slod check [FILES]`: validates config files and SLO files (native or OpenSLO), reporting
-//! every problem with file:line and a hint. A config file's `slo.files` are checked too.
+//! `slod check [FILES]`: validates config files, SLO files (native or OpenSLO) and SQL alert
+//! rule files, reporting every problem with file:line and a hint. A config file's `slo.files`
+//! and `slo.rules` are checked too, and every rule's SQL is planned against the catalogue.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use crate::config::Config;
 enum Kind {
     Config,
     Slo,
+    Rules,
 }
 
 fn kind(text: &str) -> Kind {
@@ -20,6 +22,8 @@ fn kind(text: &str) -> Kind {
     };
     if top_level("slos") || top_level("apiVersion") {
         Kind::Slo
+    } else if top_level("rules") {
+        Kind::Rules
     } else {
         Kind::Config
     }
@@ -37,6 +41,15 @@ pub(crate) fn check_file(path: &Path) -> Vec<String> {
             let (_, errors) = slod_slo::spec::parse_file(&shown, &text);
             errors.iter().map(ToString::to_string).collect()
         }
+        Kind::Rules => {
+            let (rules, mut errors) = slod_slo::rules::parse_rule_file(&shown, &text);
+            // A rule file alone is planned against the default catalogue settings.
+            if errors.is_empty() {
+                let settings = slod_slo::catalogue::CatalogueSettings::default();
+                errors.extend(slod_slo::rules::file::plan_all(&rules, &settings));
+            }
+            errors.iter().map(ToString::to_string).collect()
+        }
         Kind::Config => {
             let config = match Config::parse(&text, &shown) {
                 Ok(c) => c,
@@ -52,6 +65,15 @@ pub(crate) fn check_file(path: &Path) -> Vec<String> {
             let base = path.parent().unwrap_or(Path::new("."));
             let loaded = slod_slo::spec::load_files(&config.slo_files(), base);
             out.extend(loaded.errors.iter().map(ToString::to_string));
+            if let Ok(settings) = config.validate() {
+                let rules = slod_slo::rules::load_effective(
+                    &settings.slo.rule_files,
+                    Some(base),
+                    settings.slo.default_rules,
+                    &settings.catalogue,
+                );
+                out.extend(rules.errors.iter().map(ToString::to_string));
+            }
             out
         }
     }
@@ -113,12 +135,37 @@ mod tests {
         }
     }
 
+    /// Every invalid rule fixture, with `slod check`'s exact messages as a reviewed snapshot
+    /// (each message checked by hand against the fixture's line and column).
+    #[test]
+    fn invalid_rule_fixtures_report_every_problem() {
+        let dir = repo().join("config/testdata/invalid-rules");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 5);
+        for path in names {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let relative = path.strip_prefix(repo()).unwrap();
+            let problems = check_file(relative);
+            assert!(!problems.is_empty(), "{name} must be rejected");
+            insta::with_settings!({snapshot_path => dir.join("expected"), prepend_module_to_snapshot => false}, {
+                insta::assert_snapshot!(name, problems.join("\n"));
+            });
+        }
+    }
+
     #[test]
     fn file_kind_detection() {
         assert_eq!(kind("slos:\n  - name: a\n"), Kind::Slo);
         assert_eq!(kind("# c\napiVersion: openslo/v1\n"), Kind::Slo);
         assert_eq!(kind("server:\n  http_addr: x\n"), Kind::Config);
         assert_eq!(kind("storage: {}\nslo:\n  files: []\n"), Kind::Config);
+        assert_eq!(kind("# r\nrules:\n  - name: A\n"), Kind::Rules);
+        assert_eq!(kind("slo:\n  rules: [rules/*.yaml]\n"), Kind::Config);
     }
 
     #[test]

@@ -34,6 +34,7 @@ impl Default for Config {
             timeout: Some("30s".into()),
             latency_threshold: Some("1s".into()),
             dlq_queues: Vec::new(),
+            cost_per_hour_budget: None,
         };
         Config {
             server: ServerConfig::default(),
@@ -142,6 +143,8 @@ pub(crate) struct FunctionConfig {
     pub(crate) timeout: Option<String>,
     pub(crate) latency_threshold: Option<String>,
     pub(crate) dlq_queues: Vec<String>,
+    /// Estimated USD per hour above which `FunctionCostOverBudget` fires; none by default.
+    pub(crate) cost_per_hour_budget: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -186,8 +189,11 @@ pub(crate) struct SloConfig {
     pub(crate) no_data_after: String,
     /// Minimum time a resolved alert stays resolved before it may fire again (alerting).
     pub(crate) hold_down: String,
-    /// SQL alert rule files (`config/rules/*.yaml`).
+    /// SQL alert rule files, globs relative to the config file's folder.
     pub(crate) rules: Vec<String>,
+    /// Evaluate the built-in rules (DLQ growth, P99 near timeout, throttling, workflow
+    /// failures, cost, invocation surge); a rule file's rule of the same name replaces one.
+    pub(crate) default_rules: bool,
     pub(crate) policy: Vec<PolicyTierConfig>,
 }
 
@@ -206,7 +212,8 @@ impl Default for SloConfig {
             min_bad_events: 3.0,
             no_data_after: "10m".into(),
             hold_down: "5m".into(),
-            rules: Vec::new(),
+            rules: vec!["rules/*.yaml".into()],
+            default_rules: true,
             policy: vec![
                 tier("page", "1h", "5m", 14.4),
                 tier("page", "6h", "30m", 6.0),
@@ -272,6 +279,13 @@ pub(crate) struct SloSettings {
     pub(crate) eval: slod_slo::evaluator::EvalSettings,
     /// The SLOs to evaluate (filled by `serve::settings` from `files`, or the templates).
     pub(crate) specs: Vec<slod_slo::spec::SloSpec>,
+    /// Rule file globs as written (`slo.rules`).
+    pub(crate) rule_files: Vec<String>,
+    pub(crate) default_rules: bool,
+    /// The rules to evaluate (filled by `serve::settings`: the files' and the built-ins).
+    pub(crate) rules: Vec<slod_slo::rules::RuleSpec>,
+    /// Bounds each rule's query (`limits.query_timeout`).
+    pub(crate) rule_timeout: Duration,
 }
 
 impl Config {
@@ -299,6 +313,7 @@ impl Config {
             fs.timeout = f.timeout.as_deref().and_then(parse_duration);
             fs.latency_threshold = f.latency_threshold.as_deref().and_then(parse_duration);
             fs.dlq_queues = f.dlq_queues.clone();
+            fs.cost_per_hour_budget = f.cost_per_hour_budget;
             settings.functions.push(fs);
         }
         settings.pricing.gb_second = self.pricing.gb_second;
@@ -320,9 +335,6 @@ impl Config {
                 "slo.min_bad_events: {} must be at least 1 (1 turns the low-traffic guard off)",
                 c.min_bad_events
             ));
-        }
-        if !c.rules.is_empty() {
-            errors.push("slo.rules: SQL alert rules are not supported yet; remove the key".into());
         }
         let mut tiers = Vec::new();
         for (i, t) in c.policy.iter().enumerate() {
@@ -352,6 +364,10 @@ impl Config {
             files: c.files.clone(),
             default_templates: c.default_templates,
             specs: Vec::new(),
+            rule_files: c.rules.clone(),
+            default_rules: c.default_rules,
+            rules: Vec::new(),
+            rule_timeout: Duration::from_secs(30),
             eval: slod_slo::evaluator::EvalSettings {
                 policy,
                 guard: slod_slo::burn::Guard {
@@ -527,6 +543,8 @@ impl Config {
         if let Some(m) = maintenance {
             storage.maintenance_interval = m;
         }
+        let mut slo = slo;
+        slo.rule_timeout = query_timeout;
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Ok(Settings {
             otlp_grpc_addr: grpc,

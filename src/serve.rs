@@ -56,6 +56,21 @@ pub(crate) fn settings(args: &ServeArgs) -> Result<Settings, Vec<String>> {
     if settings.slo.specs.is_empty() && settings.slo.default_templates {
         settings.slo.specs = slod_slo::spec::SloSpec::default_templates();
     }
+    // Rule files are relative to the config file too; the built-in rules apply either way.
+    let base = args
+        .config
+        .as_ref()
+        .map(|p| p.parent().unwrap_or(std::path::Path::new(".")));
+    let rules = slod_slo::rules::load_effective(
+        &settings.slo.rule_files,
+        base,
+        settings.slo.default_rules,
+        &settings.catalogue,
+    );
+    if !rules.errors.is_empty() {
+        return Err(rules.errors.iter().map(ToString::to_string).collect());
+    }
+    settings.slo.rules = rules.rules;
     Ok(settings)
 }
 
@@ -111,6 +126,8 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
             tls: settings.pg_tls.clone(),
         },
     )?;
+    let rule_names: Vec<String> = settings.slo.rules.iter().map(|r| r.name.clone()).collect();
+    let rule_metrics = slod_slo::rules::output::RuleMetrics::new(&mut registry, &rule_names);
     let ready = Arc::new(AtomicBool::new(false));
     let api_state = ApiState {
         engine: engine.clone(),
@@ -165,6 +182,7 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         engine.context().clone(),
         slo_handle,
         slo_metrics,
+        rule_metrics,
         data_dir.join("_slo"),
         stop_rx.clone(),
     ));

@@ -1,6 +1,8 @@
 //! The SLO evaluation loop of `slod serve`: every `slo.evaluation_interval`, update rollups,
-//! evaluate, publish `slo_status` / gauges / `/api/v1/slos`; snapshot rollups to disk every few
-//! minutes and at shutdown so a restart resumes instead of rebuilding.
+//! evaluate the SLOs, evaluate the SQL alert rules, publish `slo_status` / `slo_rules` / gauges
+//! / `/api/v1/slos` / `/api/v1/rules`; snapshot rollups to disk every few minutes and at
+//! shutdown so a restart resumes instead of rebuilding. A failing rule never stops SLO
+//! evaluation, and a failing SLO tick never stops the rules.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -8,7 +10,9 @@ use std::time::{Duration, Instant};
 use datafusion::prelude::SessionContext;
 use slod_slo::evaluator::Evaluator;
 use slod_slo::rollup::persist;
-use slod_slo::tables::{SloHandle, SloMetrics, Snapshot, history_batch, status_batch};
+use slod_slo::rules::RuleEngine;
+use slod_slo::rules::output::RuleMetrics;
+use slod_slo::tables::{SloHandle, SloMetrics, history_batch, status_batch};
 use slod_storage::{Clock, SystemClock};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -22,12 +26,16 @@ pub(crate) async fn run(
     ctx: SessionContext,
     handle: SloHandle,
     metrics: SloMetrics,
+    rule_metrics: RuleMetrics,
     dir: PathBuf,
     mut stop: watch::Receiver<bool>,
 ) {
     let names: Vec<&str> = settings.specs.iter().map(|s| s.name.as_str()).collect();
     info!(slos = names.len(), names = %names.join(","), "SLO evaluation starts");
+    let rule_names: Vec<&str> = settings.rules.iter().map(|r| r.name.as_str()).collect();
+    info!(rules = rule_names.len(), names = %rule_names.join(","), "SQL alert rules loaded");
     let mut evaluator = Evaluator::new(settings.specs.clone(), settings.eval.clone());
+    let mut rules = RuleEngine::new(settings.rules.clone(), settings.rule_timeout);
     match persist::load(&mut evaluator.rollups, &dir) {
         Ok(true) => info!(
             series = evaluator.rollups.series().len(),
@@ -48,34 +56,56 @@ pub(crate) async fn run(
             _ = stop.wait_for(|s| *s) => break,
         }
         let started = Instant::now();
-        match evaluator.tick(&ctx, SystemClock.now_ns()).await {
+        let now_ns = SystemClock.now_ns();
+        let slo = evaluator.tick(&ctx, now_ns).await;
+        let rule_out = rules.tick(&ctx, now_ns).await;
+        rule_metrics.update(&rule_out);
+        // Start from the previous snapshot so a failed SLO tick keeps its last SLO results.
+        let mut snapshot = (*handle.get()).clone();
+        match &slo {
             Ok(out) => {
                 metrics.update(&out.statuses);
-                let snapshot = (|| {
-                    Ok::<_, datafusion::error::DataFusionError>(Snapshot {
-                        status: status_batch(&out.statuses)?,
-                        history: history_batch(evaluator.history())?,
-                        rollup: std::sync::Arc::new(slod_slo::tables::RollupView::new(
-                            evaluator.rollups.series().clone(),
-                        )),
-                        statuses: out.statuses.clone(),
-                        conditions: out.conditions.clone(),
-                    })
+                let tables = (|| {
+                    Ok::<_, datafusion::error::DataFusionError>((
+                        status_batch(&out.statuses)?,
+                        history_batch(evaluator.history())?,
+                    ))
                 })();
-                match snapshot {
-                    Ok(s) => handle.publish(s),
+                match tables {
+                    Ok((status, history)) => {
+                        snapshot.status = status;
+                        snapshot.history = history;
+                        snapshot.rollup = std::sync::Arc::new(slod_slo::tables::RollupView::new(
+                            evaluator.rollups.series().clone(),
+                        ));
+                        snapshot.statuses = out.statuses.clone();
+                        snapshot.conditions = out.conditions.clone();
+                    }
                     Err(e) => warn!(error = %e, "cannot build the SLO tables"),
                 }
-                debug!(
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    minutes = out.rollup.minutes_recomputed,
-                    hours = out.rollup.hours_recomputed,
-                    series = out.rollup.series,
-                    conditions = out.conditions.len(),
-                    "SLO tick"
-                );
             }
             Err(e) => warn!(error = %e, "SLO evaluation failed; retrying at the next interval"),
+        }
+        // Rule conditions sit beside the SLO conditions (the same type, for alerting).
+        snapshot.conditions.retain(|c| c.objective.is_some());
+        snapshot.conditions.extend(rule_out.conditions.iter().cloned());
+        match slod_slo::rules::output::batch(&rule_out.instances) {
+            Ok(b) => snapshot.rules_table = b,
+            Err(e) => warn!(error = %e, "cannot build the slo_rules table"),
+        }
+        snapshot.rules = rule_out.statuses;
+        snapshot.rule_instances = rule_out.instances;
+        handle.publish(snapshot);
+        if let Ok(out) = &slo {
+            debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                minutes = out.rollup.minutes_recomputed,
+                hours = out.rollup.hours_recomputed,
+                series = out.rollup.series,
+                conditions = out.conditions.len(),
+                rule_failures = rule_out.failed.len(),
+                "SLO tick"
+            );
         }
         if last_save.elapsed() >= SAVE_EVERY {
             // Encoding and fsyncing the snapshot is blocking work: keep it off the async workers.

@@ -35,6 +35,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/sql", post(sql))
         .route("/api/v1/slos", get(crate::slos::list))
         .route("/api/v1/slos/{name}", get(crate::slos::one))
+        .route("/api/v1/rules", get(crate::slos::rules))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

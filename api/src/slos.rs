@@ -1,4 +1,5 @@
 //! `GET /api/v1/slos` and `GET /api/v1/slos/{name}`: the SLO engine's latest evaluation as JSON.
+//! `GET /api/v1/rules`: every SQL alert rule's last evaluation and its active instances.
 //!
 //! The list has one entry per SLO instance (SLO × label set); `{name}` returns that SLO's
 //! instances and its firing alert conditions, or 404 naming the SLOs that exist.
@@ -48,4 +49,19 @@ pub(crate) async fn one(
         .collect();
     Json(json!({ "status": "success", "data": { "instances": instances, "conditions": conditions } }))
         .into_response()
+}
+
+/// `{"data": {"rules": [{rule, health, last_error, rows, duration_ms, evaluated_at}],
+/// "instances": [...pending, firing, resolved...], "conditions": [...rule conditions...]}}`.
+pub(crate) async fn rules(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorized(&state, &headers) {
+        return error_response(e);
+    }
+    let snap = state.slo.get();
+    let conditions: Vec<_> = snap.conditions.iter().filter(|c| c.objective.is_none()).collect();
+    Json(json!({
+        "status": "success",
+        "data": { "rules": snap.rules, "instances": snap.rule_instances, "conditions": conditions },
+    }))
+    .into_response()
 }

@@ -439,7 +439,7 @@ fn condition(
         ]
         .into(),
         error_budget_remaining: budget,
-        objective: spec.objective,
+        objective: Some(spec.objective),
     }
 }
 
@@ -465,7 +465,7 @@ fn no_data_condition(spec: &SloSpec, key: &SeriesKey, last: Option<i64>, now_ns:
         value: 0.0,
         burn_rates: BTreeMap::new(),
         error_budget_remaining: None,
-        objective: spec.objective,
+        objective: Some(spec.objective),
     }
 }
 

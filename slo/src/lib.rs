@@ -10,5 +10,6 @@ pub mod duration;
 pub mod evaluator;
 pub mod policy;
 pub mod rollup;
+pub mod rules;
 pub mod spec;
 pub mod tables;

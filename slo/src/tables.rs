@@ -1,4 +1,5 @@
-//! The evaluator's results as live SQL tables (`slo_status`, `slo_history`, `sli_rollup`),
+//! The evaluator's results as live SQL tables (`slo_status`, `slo_history`, `sli_rollup`,
+//! `slo_rules`),
 //! Prometheus gauges, and a handle the HTTP API reads (`/api/v1/slos`).
 
 use std::collections::BTreeMap;
@@ -81,7 +82,9 @@ pub fn history_schema() -> SchemaRef {
 }
 
 /// Builds a `Map<Utf8, Utf8>` column with the storage map type's field names.
-fn string_maps<'a>(rows: impl Iterator<Item = &'a BTreeMap<String, String>>) -> DfResult<ArrayRef> {
+pub(crate) fn string_maps<'a>(
+    rows: impl Iterator<Item = &'a BTreeMap<String, String>>,
+) -> DfResult<ArrayRef> {
     let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
     for m in rows {
         for (k, v) in m {
@@ -205,6 +208,10 @@ pub struct Snapshot {
     pub status: RecordBatch,
     pub history: RecordBatch,
     pub rollup: Arc<RollupView>,
+    /// SQL alert rules: their last evaluation (`GET /api/v1/rules`) and the `slo_rules` table.
+    pub rules: Vec<crate::rules::engine::RuleStatus>,
+    pub rule_instances: Vec<crate::rules::RuleInstance>,
+    pub rules_table: RecordBatch,
 }
 
 impl Default for Snapshot {
@@ -215,6 +222,9 @@ impl Default for Snapshot {
             status: RecordBatch::new_empty(status_schema()),
             history: RecordBatch::new_empty(history_schema()),
             rollup: Arc::default(),
+            rules: Vec::new(),
+            rule_instances: Vec::new(),
+            rules_table: RecordBatch::new_empty(crate::rules::output::schema()),
         }
     }
 }
@@ -224,6 +234,7 @@ enum Which {
     Status,
     History,
     Rollup,
+    Rules,
 }
 
 /// A cheap-to-clone handle on the latest [`Snapshot`].
@@ -241,12 +252,13 @@ impl SloHandle {
         *self.inner.write() = Arc::new(snapshot);
     }
 
-    /// Registers `slo_status`, `slo_history` and `sli_rollup` in `ctx`.
+    /// Registers `slo_status`, `slo_history`, `sli_rollup` and `slo_rules` in `ctx`.
     pub fn register(&self, ctx: &SessionContext) -> DfResult<()> {
         for (name, which, schema) in [
             ("slo_status", Which::Status, status_schema()),
             ("slo_history", Which::History, history_schema()),
             ("sli_rollup", Which::Rollup, crate::rollup::persist::schema()),
+            ("slo_rules", Which::Rules, crate::rules::output::schema()),
         ] {
             ctx.register_table(
                 name,
@@ -288,6 +300,7 @@ impl TableProvider for LiveTable {
             Which::Status => snap.status.clone(),
             Which::History => snap.history.clone(),
             Which::Rollup => snap.rollup.batch()?,
+            Which::Rules => snap.rules_table.clone(),
         };
         Ok(MemorySourceConfig::try_new_exec(
             &[vec![batch]],

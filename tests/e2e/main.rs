@@ -11,5 +11,6 @@ mod otlp_json;
 mod pg;
 mod python_sdk;
 mod query_api;
+mod rules;
 mod server;
 mod slo;

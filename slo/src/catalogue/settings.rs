@@ -20,6 +20,9 @@ pub struct FunctionSettings {
     pub memory_mb: Option<u32>,
     /// Queues that are this function's dead-letter queues even if their names do not say so.
     pub dlq_queues: Vec<String>,
+    /// Estimated spend per hour (USD) above which the `FunctionCostOverBudget` rule fires;
+    /// `None`: no budget, the rule stays quiet for this function.
+    pub cost_per_hour_budget: Option<f64>,
 }
 
 impl FunctionSettings {
@@ -31,6 +34,7 @@ impl FunctionSettings {
             latency_threshold: None,
             memory_mb: None,
             dlq_queues: Vec::new(),
+            cost_per_hour_budget: None,
         }
     }
 }
@@ -106,6 +110,10 @@ pub enum SettingsError {
     BadGlob { pattern: String, reason: String },
     #[error("pricing{path}: {value} is not a price: must be a finite number ≥ 0, e.g. 0.0000002")]
     BadPrice { path: String, value: f64 },
+    #[error(
+        "functions.{pattern:?}.cost_per_hour_budget: {value} must be a finite number > 0 (USD per hour), e.g. 5"
+    )]
+    BadBudget { pattern: String, value: f64 },
 }
 
 /// Settings compiled for lookups (globs built once).
@@ -142,6 +150,16 @@ impl CatalogueSettings {
                 }
             } else {
                 exact.push(f.clone());
+            }
+        }
+        for f in &self.functions {
+            if let Some(b) = f.cost_per_hour_budget
+                && !(b.is_finite() && b > 0.0)
+            {
+                errors.push(SettingsError::BadBudget {
+                    pattern: f.pattern.clone(),
+                    value: b,
+                });
             }
         }
         let p = &self.pricing;
@@ -204,6 +222,10 @@ impl Resolved {
             .unwrap_or(DEFAULT_LATENCY_THRESHOLD)
             .as_secs_f64()
             * 1e3
+    }
+
+    pub(crate) fn cost_per_hour_budget(&self, name: &str) -> Option<f64> {
+        self.lookup(name, |f| f.cost_per_hour_budget)
     }
 
     pub(crate) fn memory_mb(&self, name: &str) -> Option<i64> {

@@ -30,6 +30,11 @@ pub const UDFS: &[UdfDoc] = &[
         description: "latency SLI threshold of the function in ms (functions: latency_threshold; default 1s)",
     },
     UdfDoc {
+        name: "slod_function_cost_budget_per_hour",
+        signature: "slod_function_cost_budget_per_hour(faas_name Utf8) -> Float64",
+        description: "functions: cost_per_hour_budget of the function in USD; NULL when none is set (no default budget)",
+    },
+    UdfDoc {
         name: "slod_function_memory_mb",
         signature: "slod_function_memory_mb(faas_name Utf8, reported_mb Int64) -> Int64",
         description: "configured memory: functions: memory_mb when set, else the reported faas.max_memory",
@@ -135,6 +140,12 @@ pub(crate) fn scalar_udfs(r: &Arc<Resolved>) -> Vec<ScalarUDF> {
             "slod_function_latency_threshold_ms",
             r,
             |r, n| Some(r.latency_threshold_ms(n)),
+            |_| None,
+        ),
+        str_to_f64(
+            "slod_function_cost_budget_per_hour",
+            r,
+            |r, n| r.cost_per_hour_budget(n),
             |_| None,
         ),
         str_to_f64(

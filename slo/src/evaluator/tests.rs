@@ -79,6 +79,7 @@ async fn error_jump_fires_pages_and_recovery_resolves_them() {
         rollup: std::sync::Arc::new(crate::tables::RollupView::new(ev.rollups.series().clone())),
         statuses: out.statuses.clone(),
         conditions: out.conditions.clone(),
+        ..Snapshot::default()
     });
     let r = rows(
         &ctx,

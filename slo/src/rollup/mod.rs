@@ -6,7 +6,7 @@
 //! late (normal for Lambda) changes the minute it belongs to. Late minutes older than the minute
 //! tier are recomputed as whole hours. Evaluation then reads only these series.
 
-mod batch;
+pub(crate) mod batch;
 pub mod persist;
 pub mod series;
 mod sql;
@@ -23,6 +23,11 @@ use crate::burn::Counts;
 use crate::spec::{Sli, SloSpec, Subject};
 use batch::Rows;
 pub use series::{MINUTE_TIER, TieredSeries};
+
+/// `TIMESTAMP '…'` literal of unix seconds (UTC), as rollup and rule SQL write times.
+pub fn sql_ts(unix: i64) -> String {
+    sql::ts(unix)
+}
 
 /// Minutes always recomputed at each tick (data still arriving for them).
 pub const TRAILING: i64 = 15 * 60;

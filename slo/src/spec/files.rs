@@ -79,7 +79,7 @@ fn duplicates(slos: &[SloSpec], across_files: bool) -> Vec<SpecError> {
 }
 
 /// Files matching a path whose last component may hold `*`, `?` or `[...]`.
-fn expand(full: &Path) -> Vec<PathBuf> {
+pub(crate) fn expand(full: &Path) -> Vec<PathBuf> {
     let text = full.to_string_lossy();
     if !text.contains(['*', '?', '[']) {
         return if full.exists() {
@@ -163,7 +163,7 @@ pub fn parse_file(file: &str, text: &str) -> (Vec<SloSpec>, Vec<SpecError>) {
     (slos, errors)
 }
 
-fn load_error(file: &str, e: &marked_yaml::LoadError, offset: usize) -> SpecError {
+pub(crate) fn load_error(file: &str, e: &marked_yaml::LoadError, offset: usize) -> SpecError {
     use marked_yaml::LoadError::*;
     let marker = match e {
         TopLevelMustBeMapping(m)
@@ -191,7 +191,7 @@ fn load_error(file: &str, e: &marked_yaml::LoadError, offset: usize) -> SpecErro
 }
 
 /// Splits a multi-document YAML text at `---` lines; yields (lines before the document, text).
-fn split_documents(text: &str) -> Vec<(usize, &str)> {
+pub(crate) fn split_documents(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start_byte = 0;
     let mut start_line = 0;

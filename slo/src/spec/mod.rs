@@ -4,8 +4,8 @@
 //! OpenSLO v1 ([`openslo`]). Every problem is reported with `file:line:column`, a message and
 //! a hint, and a file with several problems reports all of them (one per SLO entry at least).
 
-mod error;
-mod files;
+pub(crate) mod error;
+pub(crate) mod files;
 pub mod native;
 pub mod openslo;
 

@@ -9,7 +9,7 @@ use crate::catalogue::CatalogueSettings;
 const SF_EXEC: &str = "arn:aws:states:eu-west-1:1:execution:fulfil:e1";
 
 /// A Step Functions task state: a Lambda invocation carrying the execution context.
-fn sf_task(id: u64, s: f64, exec: &'static str, step: &'static str, failed: bool) -> Row {
+pub(crate) fn sf_task(id: u64, s: f64, exec: &'static str, step: &'static str, failed: bool) -> Row {
     with(
         invocation("fulfil-task", id, s, 100.0),
         vec![

@@ -79,6 +79,7 @@ SELECT
     cloud_provider,
     cloud_region,
     status,
+    completed,
     CASE WHEN status = 'running' THEN NULL ELSE status = 'succeeded' END AS succeeded,
     CASE WHEN status = 'running' THEN NULL
          ELSE CAST(CAST(last_seen AS BIGINT) - CAST(st.start_time AS BIGINT) AS DOUBLE) / 1e6 END AS duration_ms,

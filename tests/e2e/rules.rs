@@ -1,0 +1,236 @@
+//! The default SQL alert rules against a real `slod serve`: each loadgen scenario made for a
+//! rule is backfilled (6 simulated minutes ending at the current minute, so the rules' `$__now`
+//! windows cover it) and the rule must fire on the scenario's target; on `steady` no rule may
+//! be pending or firing. Expectations come from the scenario descriptions (`slod loadgen
+//! --help`) and the plan's target, not from the rules' own output.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::server::TestServer;
+
+/// The fleet's own timeouts (loadgen `fleet.rs`), as a user would configure them; a cost
+/// budget far above what the fleet spends, so `FunctionCostOverBudget` is armed.
+const CONFIG: &str = r#"
+slo: { evaluation_interval: 1s, default_templates: false }
+functions:
+  "*": { timeout: 30s, latency_threshold: 1s, cost_per_hour_budget: 50 }
+  orders-api: { timeout: 10s }
+  checkout-api: { timeout: 15s }
+  payments-authorize: { timeout: 6s }
+  inventory-sync: { timeout: 20s }
+  "notifications-run*": { timeout: 60s }
+  reports-nightly: { timeout: 60s }
+  "billing-reconcile*": { timeout: 60s }
+"#;
+
+/// Starts a server and backfills `scenario`; returns the server and the first incident's
+/// target function (empty when it has none).
+async fn backfill(scenario: &str, seed: u64) -> (TestServer, String) {
+    let s = TestServer::builder().config(CONFIG).start();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let start = (now / 60 * 60 - 360).to_string();
+    let target = format!("127.0.0.1:{}", s.http);
+    let seed = seed.to_string();
+    let common = [
+        "loadgen",
+        "--scenario",
+        scenario,
+        "--seed",
+        &seed,
+        "--start",
+        &start,
+        "--backfill",
+        "6m",
+        "--volume",
+        "100",
+        "--functions",
+        "10",
+    ]
+    .map(String::from);
+    let run = move |extra: &[&str]| {
+        let mut args = common.to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        std::process::Command::new(env!("CARGO_BIN_EXE_slod"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let plan: Value = serde_json::from_slice(&run(&["--plan"]).stdout).unwrap();
+    let out = tokio::task::spawn_blocking(move || run(&["--target", &target, "--quiet"]))
+        .await
+        .unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && summary.contains(", failed 0 items"),
+        "{summary}"
+    );
+    let target = plan["plan"]["incidents"][0]["target"]["function"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    (s, target)
+}
+
+async fn rules(s: &TestServer) -> Value {
+    s.client
+        .get(s.api_url("/api/v1/rules"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["data"]
+        .clone()
+}
+
+/// `(rule, labels)` of the firing instances.
+fn firing(data: &Value) -> Vec<(String, Value)> {
+    data["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] == "firing")
+        .map(|i| (i["rule"].as_str().unwrap().to_string(), i["labels"].clone()))
+        .collect()
+}
+
+/// Polls until `pred` holds on the rules' data (at most 150 s: a debug build evaluates the
+/// eight rules over these stores in 10-30 s).
+async fn until(s: &TestServer, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let data = rules(s).await;
+        if pred(&data) {
+            return data;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(150),
+            "{what}: last /api/v1/rules {data:#}\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits for `rule` to fire on an instance whose `label` starts with `prefix` (Azure
+/// functions are named `<app>/<function>`); checks every rule evaluated without error.
+async fn fires(s: &TestServer, rule: &str, label: &str, prefix: &str) -> Value {
+    let data = until(s, &format!("{rule} fires for {prefix}"), |d| {
+        firing(d)
+            .iter()
+            .any(|(r, l)| r == rule && l[label].as_str().is_some_and(|v| v.starts_with(prefix)))
+    })
+    .await;
+    for r in data["rules"].as_array().unwrap() {
+        assert_eq!(r["health"], "ok", "{r:#}");
+    }
+    data
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_dlq_backlog_fires_dlq_depth_growing_for_the_targets_dlq() {
+    let (s, target) = backfill("dlq_backlog", 15).await;
+    assert!(!target.is_empty());
+    let data = fires(&s, "DlqDepthGrowing", "queue", &target).await;
+    let c = data["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["labels"]["alertname"] == "DlqDepthGrowing")
+        .unwrap();
+    // Grown by at least the rule's 10 messages in 15 minutes; the annotation says so.
+    assert!(c["value"].as_f64().unwrap() >= 10.0, "{c:#}");
+    assert!(
+        c["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("dead-letter queue "),
+        "{c:#}"
+    );
+    assert!(
+        c["annotations"]["query"]
+            .as_str()
+            .unwrap()
+            .contains("TIMESTAMP '")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_latency_regression_fires_duration_near_timeout_for_the_target() {
+    // Seed 24 slows notifications-run (Cloud Run: timed-out requests are spans lasting the
+    // whole 60 s timeout; Lambda would send none).
+    let (s, target) = backfill("latency_regression", 24).await;
+    assert_eq!(target, "notifications-run");
+    fires(&s, "FunctionDurationNearTimeout", "faas_name", &target).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_throttle_storm_fires_throttling_widespread_for_the_target() {
+    let (s, target) = backfill("throttle_storm", 14).await;
+    assert!(!target.is_empty());
+    fires(&s, "FunctionThrottlingWidespread", "faas_name", &target).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_workflow_failures_fire_once_per_failed_execution() {
+    let (s, _) = backfill("workflow_failures", 16).await;
+    let data = fires(&s, "WorkflowExecutionFailed", "workflow_execution_id", "").await;
+    let ids: Vec<String> = firing(&data)
+        .into_iter()
+        .filter(|(r, _)| r == "WorkflowExecutionFailed")
+        .map(|(_, l)| l["workflow_execution_id"].as_str().unwrap().to_string())
+        .collect();
+    // Many executions fail in the window (about 40 %), each exactly once.
+    assert!(ids.len() >= 3, "{ids:?}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "one condition per execution: {ids:?}");
+    // And the same executions are failed in the catalogue.
+    let failed = s
+        .count("SELECT COUNT(*) FROM workflow_executions WHERE status = 'failed'")
+        .await;
+    assert!(
+        failed as usize >= ids.len(),
+        "{failed} failed executions, {} alerts",
+        ids.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_stay_quiet_on_steady() {
+    let (s, _) = backfill("steady", 19).await;
+    // Wait for two publications after the backfill: the second comes from a tick that began
+    // after the data was in.
+    let first = until(&s, "a rule evaluation", |d| {
+        !d["rules"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let second = until(&s, "another rule evaluation", |d| {
+        d["rules"] != first["rules"] && !d["rules"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let third = until(&s, "a third rule evaluation", |d| {
+        d["rules"] != second["rules"] && !d["rules"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let rules = third["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 8, "every default rule is loaded");
+    for r in rules {
+        assert_eq!(r["health"], "ok", "{r:#}");
+    }
+    // The rules did see the traffic (e.g. the near-timeout rule's per-function rows).
+    let near_timeout = rules
+        .iter()
+        .find(|r| r["rule"]["name"] == "FunctionDurationNearTimeout")
+        .unwrap();
+    assert!(near_timeout["rows"].as_u64().unwrap() > 0, "{near_timeout:#}");
+    assert_eq!(third["instances"], Value::Array(vec![]), "{third:#}");
+    let metrics = s.metrics_text().await;
+    assert!(
+        metrics.contains("slod_rule_evaluation_failures_total{rule=\"InvocationSurge\"} 0"),
+        "{metrics}"
+    );
+}
