@@ -28,10 +28,12 @@ pub enum Scenario {
     BadDeploy,
     LateData,
     Mixed,
+    RecursiveLoop,
+    WorkflowStuck,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::Steady,
         Scenario::ErrorBurst,
         Scenario::LatencyRegression,
@@ -41,6 +43,8 @@ impl Scenario {
         Scenario::WorkflowFailures,
         Scenario::BadDeploy,
         Scenario::LateData,
+        Scenario::RecursiveLoop,
+        Scenario::WorkflowStuck,
         Scenario::Mixed,
     ];
 
@@ -56,6 +60,8 @@ impl Scenario {
             Scenario::BadDeploy => "bad_deploy",
             Scenario::LateData => "late_data",
             Scenario::Mixed => "mixed",
+            Scenario::RecursiveLoop => "recursive_loop",
+            Scenario::WorkflowStuck => "workflow_stuck",
         }
     }
 
@@ -71,7 +77,13 @@ impl Scenario {
             Scenario::WorkflowFailures => "about 40 % of workflow executions fail after retrying a step",
             Scenario::BadDeploy => "a new version rolls out, raises errors, and is rolled back",
             Scenario::LateData => "frozen Lambda sandboxes thaw and export spans 1-3 hours late",
-            Scenario::Mixed => "a day with each incident above, one after another",
+            Scenario::RecursiveLoop => {
+                "a queue-triggered Lambda re-sends its own messages: its invocations double every 12 s up to 30x, until the run ends"
+            }
+            Scenario::WorkflowStuck => {
+                "a Temporal worker deploy with non-deterministic code: 30 % of executions fail their workflow task and stall, until the run ends"
+            }
+            Scenario::Mixed => "a day with each incident above but the last two, one after another",
         }
     }
 }
@@ -108,6 +120,9 @@ pub enum IncidentKind {
     WorkflowFailures,
     BadDeploy,
     LateData,
+    /// Appended last: an incident kind's position seeds its target choice.
+    RecursiveLoop,
+    WorkflowStuck,
 }
 
 /// What the incident hits.
@@ -185,6 +200,10 @@ fn layout(scenario: Scenario) -> Vec<(IncidentKind, f64, f64)> {
         Scenario::WorkflowFailures => single(WorkflowFailures),
         Scenario::BadDeploy => single(BadDeploy),
         Scenario::LateData => single(LateData),
+        // A loop runs until someone stops it: from 85 % to the end of the run.
+        Scenario::RecursiveLoop => vec![(RecursiveLoop, 0.85, 1.0)],
+        // Stalled executions stay stalled; the bad worker stays until someone rolls it back.
+        Scenario::WorkflowStuck => vec![(WorkflowStuck, 0.4, 1.0)],
         Scenario::Mixed => vec![
             (ErrorBurst, 0.05, 0.12),
             (LatencyRegression, 0.17, 0.25),
@@ -223,7 +242,7 @@ fn target_for(kind: IncidentKind, rng: &mut Rng, fleet: &[Function]) -> Target {
     let lambda = |f: &Function| busy(f) && f.platform == Platform::AwsLambda;
     let index = match kind {
         ColdStartStorm => return Target::Fleet,
-        WorkflowFailures => return Target::Workflows,
+        WorkflowFailures | WorkflowStuck => return Target::Workflows,
         // A function another one invokes, so callers see the throttles too.
         ThrottleStorm => {
             let invoked: Vec<usize> = fleet.iter().filter_map(|f| f.invokes).collect();
@@ -236,6 +255,9 @@ fn target_for(kind: IncidentKind, rng: &mut Rng, fleet: &[Function]) -> Target {
         DlqBacklog => choose(rng, fleet, |f| f.trigger == Trigger::Sqs)
             .or_else(|| choose(rng, fleet, |f| f.dlq.is_some())),
         LateData => choose(rng, fleet, lambda),
+        // A function that writes to the queue it consumes (or a bucket, a topic …).
+        RecursiveLoop => choose(rng, fleet, |f| lambda(f) && f.trigger == Trigger::Sqs)
+            .or_else(|| choose(rng, fleet, lambda)),
         ErrorBurst | LatencyRegression | BadDeploy => choose(rng, fleet, busy),
     };
     match index.or_else(|| choose(rng, fleet, busy)) {
@@ -334,6 +356,13 @@ impl Plan {
         self.incidents
             .iter()
             .any(|i| i.kind == IncidentKind::WorkflowFailures && i.active(t))
+    }
+
+    /// Temporal workflow tasks fail (non-determinism) and executions stall.
+    pub fn workflows_stalling(&self, t: u64) -> bool {
+        self.incidents
+            .iter()
+            .any(|i| i.kind == IncidentKind::WorkflowStuck && i.active(t))
     }
 
     /// The version of function `f` that benign rollouts have deployed by `t`.

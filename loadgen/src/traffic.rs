@@ -39,8 +39,16 @@ impl Effects {
         let on = |k| plan.active(k, fi, t);
         let storm = on(ColdStartStorm).is_some();
         let throttle = on(ThrottleStorm).is_some();
+        // A recursive loop: every invocation re-sends its message, so the rate doubles every
+        // round trip (about 12 s) until the concurrency or the queue's throughput caps it.
+        let looping = on(RecursiveLoop).map(|i| {
+            2f64.powf(t.saturating_sub(i.start_ns) as f64 / (12 * SEC) as f64)
+                .min(30.0)
+        });
         Effects {
-            traffic: if throttle {
+            traffic: if let Some(factor) = looping {
+                factor
+            } else if throttle {
                 3.0
             } else if storm {
                 2.0

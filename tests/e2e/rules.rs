@@ -25,12 +25,24 @@ functions:
   "billing-reconcile*": { timeout: 60s }
 "#;
 
-/// Starts a server and backfills `scenario`; returns the server and the first incident's
-/// target function (empty when it has none).
+/// Starts a server and backfills `scenario` (6 minutes); returns the server and the first
+/// incident's target function (empty when it has none).
 async fn backfill(scenario: &str, seed: u64) -> (TestServer, String) {
+    let (s, plan) = backfill_minutes(scenario, seed, 6).await;
+    let target = plan["plan"]["incidents"][0]["target"]["function"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    (s, target)
+}
+
+/// Starts a server and backfills `minutes` of `scenario` ending at the current minute;
+/// returns the server and loadgen's plan.
+async fn backfill_minutes(scenario: &str, seed: u64, minutes: u64) -> (TestServer, Value) {
     let s = TestServer::builder().config(CONFIG).start();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let start = (now / 60 * 60 - 360).to_string();
+    let start = (now / 60 * 60 - minutes * 60).to_string();
+    let backfill = format!("{minutes}m");
     let target = format!("127.0.0.1:{}", s.http);
     let seed = seed.to_string();
     let common = [
@@ -42,7 +54,7 @@ async fn backfill(scenario: &str, seed: u64) -> (TestServer, String) {
         "--start",
         &start,
         "--backfill",
-        "6m",
+        &backfill,
         "--volume",
         "100",
         "--functions",
@@ -66,11 +78,7 @@ async fn backfill(scenario: &str, seed: u64) -> (TestServer, String) {
         out.status.success() && summary.contains(", failed 0 items"),
         "{summary}"
     );
-    let target = plan["plan"]["incidents"][0]["target"]["function"]["name"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    (s, target)
+    (s, plan)
 }
 
 async fn rules(s: &TestServer) -> Value {
@@ -233,4 +241,106 @@ async fn rules_stay_quiet_on_steady() {
         metrics.contains("slod_rule_evaluation_failures_total{rule=\"InvocationSurge\"} 0"),
         "{metrics}"
     );
+}
+
+/// A recursive loop multiplies one function's invocations (up to 30x) for the last 6 of 40
+/// minutes: `InvocationSurge` fires for it alone. Then, with a cost budget of 3x what the
+/// function cost per hour before the loop (measured from the data, the server restarted on
+/// the same store), `FunctionCostOverBudget` fires for it too.
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_recursive_loop_fires_invocation_surge_and_cost_over_budget() {
+    let (mut s, plan) = backfill_minutes("recursive_loop", 20, 40).await;
+    let incident = &plan["plan"]["incidents"][0];
+    assert_eq!(incident["kind"], "recursive_loop");
+    let target = incident["target"]["function"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let data = fires(&s, "InvocationSurge", "faas_name", &target).await;
+    let surging: Vec<(String, Value)> = firing(&data)
+        .into_iter()
+        .filter(|(r, _)| r == "InvocationSurge")
+        .collect();
+    assert_eq!(surging.len(), 1, "{surging:?}");
+    let c = data["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["labels"]["alertname"] == "InvocationSurge")
+        .unwrap();
+    assert!(c["value"].as_f64().unwrap() > 10.0, "{c:#}");
+    assert_eq!(c["labels"]["severity"], "page");
+    // The budget-50 fleet is nowhere near its budget.
+    assert!(
+        !firing(&data).iter().any(|(r, _)| r == "FunctionCostOverBudget"),
+        "{data:#}"
+    );
+
+    // What the function cost per hour before the loop, from the catalogue.
+    let loop_start = incident["start_ns"].as_u64().unwrap() / 1_000_000_000;
+    let first = plan["plan"]["start_ns"].as_u64().unwrap() / 1_000_000_000;
+    let before = s
+        .sql(&format!(
+            "SELECT sum(cost) AS cost FROM function_cost_1m WHERE faas_name = '{target}' \
+             AND minute < to_timestamp({loop_start})"
+        ))
+        .await;
+    let cost = before[0]["cost"].as_f64().unwrap();
+    let per_hour = cost * 3600.0 / (loop_start - first) as f64;
+    assert!(per_hour > 0.0);
+    let budget = 3.0 * per_hour;
+    s.stop();
+    let config = std::fs::read_to_string(&s.config_path).unwrap();
+    std::fs::write(
+        &s.config_path,
+        format!("{config}  \"{target}\": {{ cost_per_hour_budget: {budget} }}\n"),
+    )
+    .unwrap();
+    s.spawn();
+    let data = fires(&s, "FunctionCostOverBudget", "faas_name", &target).await;
+    let over: Vec<(String, Value)> = firing(&data)
+        .into_iter()
+        .filter(|(r, _)| r == "FunctionCostOverBudget")
+        .collect();
+    assert_eq!(
+        over.len(),
+        1,
+        "only the looping function has a small budget: {over:?}"
+    );
+}
+
+/// A Temporal worker with non-deterministic code fails the workflow task of 30 % of the
+/// executions from minute 24 of 60 on, and they stall: `WorkflowOrchestratorErrors` fires for
+/// the Temporal workflow only, and `WorkflowExecutionStuck` once per execution silent for 30
+/// minutes — each one a Temporal execution the catalogue holds as never completed.
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_workflow_stuck_fires_orchestrator_errors_and_stuck_executions() {
+    let (s, plan) = backfill_minutes("workflow_stuck", 21, 60).await;
+    assert_eq!(plan["plan"]["incidents"][0]["kind"], "workflow_stuck");
+    let data = fires(&s, "WorkflowOrchestratorErrors", "engine", "temporal").await;
+    for (rule, labels) in firing(&data) {
+        if rule == "WorkflowOrchestratorErrors" {
+            assert_eq!(labels["engine"], "temporal", "{labels:#}");
+        }
+    }
+    let data = fires(&s, "WorkflowExecutionStuck", "workflow_execution_id", "").await;
+    let ids: Vec<String> = firing(&data)
+        .into_iter()
+        .filter(|(r, _)| r == "WorkflowExecutionStuck")
+        .map(|(_, l)| l["workflow_execution_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "one condition per execution: {ids:?}");
+    let list: Vec<String> = ids.iter().map(|i| format!("'{i}'")).collect();
+    let stalled = s
+        .count(&format!(
+            "SELECT COUNT(*) FROM workflow_executions WHERE engine = 'temporal' AND NOT completed \
+             AND workflow_execution_id IN ({})",
+            list.join(", ")
+        ))
+        .await;
+    assert_eq!(stalled as usize, ids.len(), "{ids:?}");
 }

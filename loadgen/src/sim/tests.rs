@@ -502,3 +502,75 @@ fn mixed_runs_every_incident_once_across_the_window() {
     assert_eq!(kinds.len(), 8);
     assert!(o.rows.iter().any(|r| r.throttle) && o.rows.iter().any(|r| r.start < START));
 }
+
+#[test]
+fn recursive_loop_multiplies_the_targets_invocations_until_the_end() {
+    let o = run(config(Scenario::RecursiveLoop, 9, 20, 200.0));
+    let (target, s, e) = incident(&o, IncidentKind::RecursiveLoop);
+    assert_eq!(e, o.plan.end_ns, "a loop runs until the run ends");
+    let target_fn = invocations(&o, |r| r.function == target)
+        .first()
+        .map(|r| r.attrs.get("faas.trigger").cloned());
+    assert_eq!(target_fn, Some(Some("pubsub".into())), "an SQS-triggered Lambda");
+    // Invocations per minute of the target: before the loop vs its last full minute (from
+    // 60 s after its start the rate is at its 30x cap).
+    let per_min = |from: u64, to: u64, name: &str| {
+        invocations(&o, |r| r.function == name && r.start >= from && r.start < to).len() as f64
+            / ((to - from) as f64 / MINUTE as f64)
+    };
+    let before = per_min(START, s, &target);
+    let looping = per_min(s + MINUTE, e, &target);
+    assert!(before > 0.0);
+    assert!(
+        looping / before > 15.0,
+        "{target}: {before:.1}/min before, {looping:.1}/min in the loop"
+    );
+    // Every other function keeps its rate (within noise and the diurnal drift).
+    for other in o
+        .rows
+        .iter()
+        .map(|r| r.function.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if other == target {
+            continue;
+        }
+        let (b, l) = (per_min(START, s, &other), per_min(s + MINUTE, e, &other));
+        if b >= 10.0 {
+            assert!(l / b < 2.0, "{other}: {b:.1}/min before, {l:.1}/min during");
+        }
+    }
+}
+
+#[test]
+fn workflow_stuck_stalls_temporal_executions_after_an_errored_workflow_task() {
+    let o = run(config(Scenario::WorkflowStuck, 10, 20, 400.0));
+    let (_, s, e) = incident(&o, IncidentKind::WorkflowStuck);
+    assert_eq!(e, o.plan.end_ns);
+    // Per Temporal execution id: (started at, errored RunWorkflow, CompleteWorkflow seen).
+    let mut runs: HashMap<String, (u64, bool, bool)> = HashMap::new();
+    for r in &o.rows {
+        let Some(id) = r.attrs.get("temporalWorkflowID") else {
+            continue;
+        };
+        let entry = runs.entry(id.clone()).or_insert((r.start, false, false));
+        entry.0 = entry.0.min(r.start);
+        entry.1 |= r.name.starts_with("RunWorkflow:") && r.error;
+        entry.2 |= r.name.starts_with("CompleteWorkflow:");
+    }
+    let before: Vec<_> = runs.values().filter(|v| v.0 < s).collect();
+    let during: Vec<_> = runs
+        .values()
+        .filter(|v| v.0 >= s + MINUTE && v.0 < e - MINUTE)
+        .collect();
+    // Before the incident every execution completes and no workflow task fails.
+    assert!(before.iter().all(|v| !v.1 && v.2), "no task failure before");
+    let stalled = during.iter().filter(|v| v.1).count();
+    assert!(
+        during.len() > 20 && stalled as f64 > 0.15 * during.len() as f64,
+        "{stalled} of {} executions stalled",
+        during.len()
+    );
+    // A stalled execution never completes; the others do.
+    assert!(during.iter().all(|v| v.1 != v.2));
+}

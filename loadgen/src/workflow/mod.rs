@@ -36,6 +36,9 @@ pub(crate) struct Fate {
     pub fail_step: Option<usize>,
     /// Chance that an attempt of any other step fails transiently.
     pub transient: f64,
+    /// Temporal only: the workflow task fails on replay (non-determinism) after this many
+    /// steps and the execution stalls — no further spans, never completed.
+    pub stall_after: Option<usize>,
 }
 
 /// Step Functions `AWS/States` counts of the current minute.
@@ -198,6 +201,7 @@ impl Simulation {
     pub(crate) fn workflows_tick(&mut self, t0: u64) {
         let weights: f64 = self.workflows.iter().map(|w| w.weight).sum::<f64>().max(1e-9);
         let failing = self.plan.workflows_failing(t0);
+        let stalling = self.plan.workflows_stalling(t0);
         for wi in 0..self.workflows.len() {
             let mut rng = Rng::derive(self.cfg.seed, &[2, wi as u64, (t0 - self.cfg.start_ns) / SEC]);
             let w = self.workflows[wi].clone();
@@ -210,6 +214,8 @@ impl Simulation {
                 let fate = Fate {
                     fail_step: fail.then(|| rng.range(0, w.steps.len() as u64) as usize),
                     transient: if failing { 0.15 } else { 0.04 },
+                    stall_after: (stalling && !fail && w.engine == Engine::Temporal && rng.chance(0.3))
+                        .then(|| rng.range(0, w.steps.len() as u64) as usize),
                 };
                 self.wf.seq += 1;
                 match w.engine {

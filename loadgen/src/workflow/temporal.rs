@@ -3,7 +3,9 @@
 //! `temporalWorkflowID`; `RunWorkflow:<T>`, `StartActivity:<A>` and `CompleteWorkflow:<T>`
 //! as 0 ms siblings under it; `RunActivity:<A>` SERVER under its `StartActivity` with the real
 //! duration, one per attempt (same `temporalActivityID`). A failed execution's
-//! `CompleteWorkflow` carries an `exception` event but its status stays UNSET.
+//! `CompleteWorkflow` carries an `exception` event but its status stays UNSET. A workflow task
+//! that fails on replay (non-determinism, `Fate::stall_after`) leaves an errored
+//! `RunWorkflow` span and then nothing: Temporal retries the task forever.
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 
@@ -60,6 +62,34 @@ pub(crate) fn execution(sim: &mut Simulation, w: &Workflow, start: u64, fate: Fa
     let mut failed = false;
     let mut activity_failures = 0;
     for (k, step) in w.steps.iter().enumerate() {
+        if fate.stall_after == Some(k) {
+            // The worker replays the history with changed code and fails the workflow task.
+            let msg = format!(
+                "[TMPRL1100] Nondeterminism error: activity type of scheduled event 'StartActivity:{step}' does not match"
+            );
+            let mut task = span(
+                format!("RunWorkflow:{}", w.name),
+                SERVER,
+                &root_id,
+                t,
+                t + 4_000_000,
+                ids(),
+                rng,
+            );
+            task.status = error_status(&format!("NondeterminismError: {msg}"));
+            task.events.push(exception_event(
+                t + 4_000_000,
+                "temporalio.workflow.NondeterminismError",
+                &msg,
+                true,
+            ));
+            spans.push(task);
+            for sp in spans {
+                sim.out.span(sim.wf.temporal_worker, Scope::Temporal, sp);
+            }
+            sim.wf.temporal.activity_failed += activity_failures;
+            return;
+        }
         let start_activity = span(
             format!("StartActivity:{step}"),
             CLIENT,
