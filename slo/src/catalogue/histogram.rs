@@ -40,6 +40,86 @@ pub(crate) fn quantile(q: f64, bounds: &[f64], counts: &[u64]) -> Option<f64> {
     bounds.last().copied()
 }
 
+/// How many observations of a histogram (upper-inclusive `bounds`, `counts` with the overflow
+/// bucket last) are at most `x`: whole buckets up to `x`, and the bucket holding `x` in
+/// proportion (linear interpolation, first bucket from 0 — Prometheus' `histogram_fraction`).
+/// Exact when `x` is a bucket bound; the overflow bucket never counts.
+pub(crate) fn count_le(bounds: &[f64], counts: &[u64], x: f64) -> Option<f64> {
+    if counts.len() != bounds.len() + 1 || x.is_nan() {
+        return None;
+    }
+    let mut out = 0.0;
+    for (i, upper) in bounds.iter().enumerate() {
+        let c = counts[i] as f64;
+        if *upper <= x {
+            out += c;
+            continue;
+        }
+        let lower = if i == 0 { upper.min(0.0) } else { bounds[i - 1] };
+        if lower < x && upper > &lower {
+            out += c * (x - lower) / (upper - lower);
+        }
+        break;
+    }
+    Some(out)
+}
+
+/// `slod_histogram_count_le(bounds, counts, x)`: [`count_le`] per row (NULL for a NULL or
+/// malformed histogram).
+pub(crate) fn histogram_count_le() -> ScalarUDF {
+    create_udf(
+        "slod_histogram_count_le",
+        vec![
+            list_of(DataType::Float64),
+            list_of(DataType::UInt64),
+            DataType::Float64,
+        ],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let n = args
+                .iter()
+                .find_map(|a| match a {
+                    ColumnarValue::Array(a) => Some(a.len()),
+                    ColumnarValue::Scalar(_) => None,
+                })
+                .unwrap_or(1);
+            let get = |i: usize| -> Result<ArrayRef> {
+                args.get(i)
+                    .ok_or_else(|| {
+                        DataFusionError::Internal(format!("slod_histogram_count_le: missing argument {i}"))
+                    })?
+                    .to_array(n)
+            };
+            let (bounds, counts, x) = (get(0)?, get(1)?, get(2)?);
+            let (bounds, counts) = (bounds.as_list::<i32>(), counts.as_list::<i32>());
+            let x = x.as_primitive::<Float64Type>();
+            let out: arrow::array::Float64Array = (0..n)
+                .map(|i| {
+                    if bounds.is_null(i) || counts.is_null(i) || x.is_null(i) {
+                        return None;
+                    }
+                    let b: Vec<f64> = bounds
+                        .value(i)
+                        .as_primitive::<Float64Type>()
+                        .iter()
+                        .map(|v| v.unwrap_or(f64::NAN))
+                        .collect();
+                    let c: Vec<u64> = counts
+                        .value(i)
+                        .as_primitive::<UInt64Type>()
+                        .iter()
+                        .map(|v| v.unwrap_or(0))
+                        .collect();
+                    count_le(&b, &c, x.value(i))
+                })
+                .collect();
+            let out: ArrayRef = Arc::new(out);
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
+}
+
 #[derive(Debug, Default)]
 struct QuantileAcc {
     q: Option<f64>,
@@ -222,4 +302,31 @@ pub(crate) fn bucket_delta() -> ScalarUDF {
             Ok(ColumnarValue::Array(Arc::new(out.finish())))
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_le;
+
+    #[test]
+    fn count_le_whole_buckets_and_interpolation() {
+        let b = [0.1, 0.25, 0.5, 1.0];
+        let c = [10, 5, 3, 1, 1];
+        // (x, expected)
+        let cases = [
+            (0.25, 15.0),
+            (0.3, 15.6),
+            (0.05, 5.0),
+            (0.0, 0.0),
+            (1.0, 19.0),
+            (100.0, 19.0),
+            (-1.0, 0.0),
+        ];
+        for (x, want) in cases {
+            let got = count_le(&b, &c, x).unwrap();
+            assert!((got - want).abs() < 1e-9, "x={x}: {got} != {want}");
+        }
+        assert_eq!(count_le(&b, &[1, 2], 0.3), None, "malformed");
+        assert_eq!(count_le(&b, &c, f64::NAN), None);
+    }
 }

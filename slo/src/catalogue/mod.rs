@@ -39,6 +39,7 @@ pub fn register_catalogue(ctx: &SessionContext, settings: &CatalogueSettings) ->
         ctx.register_udf(f);
     }
     ctx.register_udf(histogram::bucket_delta());
+    ctx.register_udf(histogram::histogram_count_le());
     ctx.register_udaf(histogram::histogram_quantile());
     for v in VIEWS {
         // Planning resolves table names only (no I/O on in-memory or snapshot tables), so

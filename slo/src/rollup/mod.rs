@@ -215,7 +215,14 @@ impl Rollups {
             let spans = Rows::collect(ctx, &sql::invocations(from, to, bucket, &thresholds)).await?;
             let metrics = Rows::collect(ctx, &sql::function_metrics(from, to, bucket)).await?;
             queries += 2;
-            self.assign_functions(&spans, &metrics, &thresholds, &mut acc);
+            let histograms = if thresholds.is_empty() {
+                Rows::default()
+            } else {
+                queries += 1;
+                let q = sql::duration_histograms(from, to, bucket, &thresholds);
+                Rows::collect(ctx, &q).await?
+            };
+            self.assign_functions(&spans, &metrics, &histograms, &thresholds, &mut acc);
         }
         if subjects.contains("Workflow") {
             let thresholds = sql::thresholds(&specs, true);
@@ -263,6 +270,7 @@ impl Rollups {
         &self,
         spans: &Rows,
         metrics: &Rows,
+        histograms: &Rows,
         thresholds: &[Option<u64>],
         acc: &mut HashMap<(SeriesKey, i64), Counts>,
     ) {
@@ -352,6 +360,33 @@ impl Rollups {
                     labels: labels(metrics, i),
                 };
                 acc.entry((key, bucket)).or_default().add(counts);
+            }
+        }
+        // Latency where only the platform's duration histograms describe the function.
+        for i in 0..histograms.len() {
+            let Some(bucket) = histograms.timestamp("bucket", i) else {
+                continue;
+            };
+            if by_spans.contains(&(bucket, histograms.str("faas_name", i))) {
+                continue;
+            }
+            let total = histograms.f64("total", i).unwrap_or(0.0);
+            for (spec, sel) in &self.slos {
+                let Sli::Latency { threshold } = &spec.sli else {
+                    continue;
+                };
+                if !sel.matches(|k| histograms.str(k, i)) {
+                    continue;
+                }
+                let column = sql::threshold_column(threshold.map(|d| d.as_millis() as u64));
+                let Some(good) = histograms.f64(&column, i) else {
+                    continue;
+                };
+                let key = SeriesKey {
+                    slo: spec.name.clone(),
+                    labels: labels(histograms, i),
+                };
+                acc.entry((key, bucket)).or_default().add(Counts { good, total });
             }
         }
     }

@@ -110,6 +110,35 @@ GROUP BY 1, 2, 3, 4, 5",
     )
 }
 
+/// Per minute and function, from `faas.invoke_duration` histograms (the OTel FaaS metric):
+/// all invocations, and per latency threshold those at most that long (exact at a bucket
+/// bound, interpolated inside a bucket).
+pub(crate) fn duration_histograms(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
+    let mut fast = String::new();
+    for t in thresholds {
+        let limit = match t {
+            Some(ms) => format!("CAST({ms} AS DOUBLE)"),
+            None => "CAST(slod_function_latency_threshold_ms(function_name) AS DOUBLE)".into(),
+        };
+        fast.push_str(&format!(
+            ",\n  sum(slod_histogram_count_le(explicit_bounds, bucket_counts, {limit} / ms_per_unit)) AS {}",
+            threshold_column(*t)
+        ));
+    }
+    format!(
+        "SELECT date_trunc('{bucket}', minute) AS bucket,
+  max(CASE WHEN service_name NOT LIKE 'unknown_service%' THEN service_name END) AS service_name,
+  function_name AS faas_name, max(cloud_provider) AS cloud_provider, max(cloud_region) AS cloud_region,
+  CAST(sum(count) AS DOUBLE) AS total{fast}
+FROM metric_histograms
+WHERE name = 'faas.invoke_duration' AND function_name IS NOT NULL AND bucket_counts IS NOT NULL
+  AND minute >= {} AND minute < {}
+GROUP BY 1, 3",
+        ts(from),
+        ts(to)
+    )
+}
+
 /// Per minute (of completion) and workflow, from the `workflow_executions` view.
 pub(crate) fn workflows(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
     let mut fast = String::new();

@@ -455,3 +455,63 @@ slos:
         }
     );
 }
+
+/// Latency from `faas.invoke_duration` histograms where no span describes the function:
+/// bounds 0.1, 0.25, 0.5, 1 s and counts 10, 5, 3, 1, 1 (20 invocations) in minute 0.
+/// At 250 ms (a bound) 15 are good, exactly; at 300 ms 15 + 3 × 50/250 = 15.6 (linear
+/// inside the 250-500 ms bucket); the overflow bucket is never good. Spans win: "checkout"
+/// has spans and a histogram in minute 0, and only its span counts.
+#[tokio::test]
+async fn latency_from_duration_histograms_where_no_span_describes_the_function() {
+    use crate::catalogue::tests::metrics::histogram;
+    let yaml = r#"
+slos:
+  - { name: p250, sli: latency, threshold: 250ms, objective: 0.99 }
+  - { name: p300, sli: latency, threshold: 300ms, objective: 0.99 }
+"#;
+    let dists = vec![
+        histogram("hist-only", 1, 0, "delta", vec![10, 5, 3, 1, 1], 5.0),
+        histogram("checkout", 2, 0, "delta", vec![10, 5, 3, 1, 1], 5.0),
+    ];
+    let spans = vec![inv("checkout", 1, 0, 400.0, false, 0)];
+    let ctx = catalogue(
+        &[(Table::Spans, spans), (Table::MetricDistributions, dists)],
+        &CatalogueSettings::default(),
+    );
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(5, 0.0)).await.unwrap();
+    let of = |slo: &str, f: &str| -> Vec<Counts> {
+        r.instances(slo)
+            .filter(|(k, _)| k.labels.get("faas_name").map(String::as_str) == Some(f))
+            .map(|(_, s)| s.counts(minute(0), minute(1)))
+            .collect()
+    };
+    assert_eq!(
+        of("p250", "hist-only"),
+        vec![Counts {
+            good: 15.0,
+            total: 20.0
+        }]
+    );
+    let p300 = of("p300", "hist-only");
+    assert_eq!(p300.len(), 1);
+    assert!(
+        (p300[0].good - 15.6).abs() < 1e-9 && p300[0].total == 20.0,
+        "{p300:?}"
+    );
+    // checkout's one span took 400 ms: bad at both thresholds; its histogram is ignored.
+    assert_eq!(
+        of("p250", "checkout"),
+        vec![Counts {
+            good: 0.0,
+            total: 1.0
+        }]
+    );
+    assert_eq!(
+        of("p300", "checkout"),
+        vec![Counts {
+            good: 0.0,
+            total: 1.0
+        }]
+    );
+}
