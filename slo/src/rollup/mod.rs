@@ -227,8 +227,9 @@ impl Rollups {
         if subjects.contains("Workflow") {
             let thresholds = sql::thresholds(&specs, true);
             let rows = Rows::collect(ctx, &sql::workflows(from, to, bucket, &thresholds)).await?;
-            queries += 1;
-            self.assign_workflows(&rows, &mut acc);
+            let metrics = Rows::collect(ctx, &sql::workflow_metrics(from, to, bucket)).await?;
+            queries += 2;
+            self.assign_workflows(&rows, &metrics, &mut acc);
         }
         if subjects.contains("Queue") {
             let rows = Rows::collect(ctx, &sql::dlq(from, to)).await?;
@@ -391,11 +392,14 @@ impl Rollups {
         }
     }
 
-    fn assign_workflows(&self, rows: &Rows, acc: &mut HashMap<(SeriesKey, i64), Counts>) {
+    fn assign_workflows(&self, rows: &Rows, metrics: &Rows, acc: &mut HashMap<(SeriesKey, i64), Counts>) {
+        // Spans win: (bucket, workflow) pairs described by executions ignore the counters.
+        let mut by_spans: BTreeSet<(i64, Option<String>)> = BTreeSet::new();
         for i in 0..rows.len() {
             let Some(bucket) = rows.timestamp("bucket", i) else {
                 continue;
             };
+            by_spans.insert((bucket, rows.str("workflow_name", i)));
             let total = rows.f64("total", i).unwrap_or(0.0);
             for (spec, sel) in &self.slos {
                 if spec.sli.subject() != Subject::Workflow || !sel.matches(|k| rows.str(k, i)) {
@@ -425,6 +429,38 @@ impl Rollups {
                 };
                 acc.entry((key, bucket)).or_default().add(Counts {
                     good: good.unwrap_or(0.0),
+                    total,
+                });
+            }
+        }
+        for i in 0..metrics.len() {
+            let Some(bucket) = metrics.timestamp("bucket", i) else {
+                continue;
+            };
+            let total = metrics.f64("total", i).unwrap_or(0.0);
+            if total <= 0.0 || by_spans.contains(&(bucket, metrics.str("workflow_name", i))) {
+                continue;
+            }
+            for (spec, sel) in &self.slos {
+                if spec.sli != Sli::WorkflowSuccess || !sel.matches(|k| metrics.str(k, i)) {
+                    continue;
+                }
+                let mut labels = BTreeMap::new();
+                for (col, label) in [
+                    ("workflow_name", "workflow"),
+                    ("cloud_provider", "cloud_provider"),
+                    ("cloud_region", "cloud_region"),
+                ] {
+                    if let Some(v) = metrics.str(col, i) {
+                        labels.insert(label.to_string(), v);
+                    }
+                }
+                let key = SeriesKey {
+                    slo: spec.name.clone(),
+                    labels,
+                };
+                acc.entry((key, bucket)).or_default().add(Counts {
+                    good: metrics.f64("ok", i).unwrap_or(0.0),
                     total,
                 });
             }

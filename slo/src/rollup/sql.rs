@@ -164,6 +164,27 @@ GROUP BY 1, 2, 3, 4, 5",
     )
 }
 
+/// Per minute and workflow, from the orchestrators' counters (Step Functions
+/// `ExecutionsSucceeded`/`Failed`/`TimedOut`/`Aborted`, Temporal `temporal_workflow_completed`/
+/// `failed`/`canceled`): finished executions and the succeeded ones. The same names as the
+/// `workflow_minute` view's metrics side.
+pub(crate) fn workflow_metrics(from: i64, to: i64, bucket: &str) -> String {
+    format!(
+        "SELECT date_trunc('{bucket}', minute) AS bucket, COALESCE(state_machine, workflow_type) AS workflow_name,
+  max(cloud_provider) AS cloud_provider, max(cloud_region) AS cloud_region,
+  sum(CASE WHEN name IN ('executionssucceeded', 'temporal_workflow_completed') THEN increase END) AS ok,
+  sum(CASE WHEN name IN ('executionssucceeded', 'temporal_workflow_completed', 'executionsfailed',
+        'executionstimedout', 'executionsaborted', 'temporal_workflow_failed', 'temporal_workflow_canceled')
+      THEN increase END) AS total
+FROM metric_samples
+WHERE (state_machine IS NOT NULL OR (workflow_type IS NOT NULL AND name LIKE 'temporal_workflow_%'))
+  AND minute >= {} AND minute < {}
+GROUP BY 1, 2",
+        ts(from),
+        ts(to)
+    )
+}
+
 /// Per minute and dead-letter queue: the deepest reading.
 pub(crate) fn dlq(from: i64, to: i64) -> String {
     format!(

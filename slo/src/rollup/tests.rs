@@ -515,3 +515,69 @@ slos:
         }]
     );
 }
+
+/// Workflow success from Step Functions' `AWS/States` counters where no execution span
+/// describes the workflow: `orders` (metrics only) finished 8 + 2 executions in minute 0, 8
+/// succeeded. `fulfil` has spans in minute 0 (one success) and a counter of 50: spans win.
+#[tokio::test]
+async fn workflow_success_from_orchestrator_counters_where_no_span_describes_it() {
+    let yaml = "slos:\n  - { name: wf-ok, sli: workflow_success, objective: 0.99 }\n";
+    let arn = |sm: &str| {
+        vec![(
+            "StateMachineArn",
+            format!("arn:aws:states:eu-west-1:123456789012:stateMachine:{sm}"),
+        )]
+    };
+    let dists = vec![
+        cw(
+            "amazonaws.com/AWS/States/ExecutionsSucceeded",
+            1,
+            0,
+            arn("orders"),
+            (1, 8.0, 1.0),
+        ),
+        cw(
+            "amazonaws.com/AWS/States/ExecutionsFailed",
+            2,
+            0,
+            arn("orders"),
+            (1, 2.0, 1.0),
+        ),
+        cw(
+            "amazonaws.com/AWS/States/ExecutionsSucceeded",
+            3,
+            0,
+            arn("fulfil"),
+            (1, 50.0, 1.0),
+        ),
+    ];
+    let ctx = catalogue(
+        &[
+            (Table::Spans, crate::catalogue::tests::workflows::workflow_spans()),
+            (Table::MetricDistributions, dists),
+        ],
+        &CatalogueSettings::default(),
+    );
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(15, 0.0)).await.unwrap();
+    let of = |w: &str| -> Vec<Counts> {
+        r.instances("wf-ok")
+            .filter(|(k, _)| k.labels.get("workflow").map(String::as_str) == Some(w))
+            .map(|(_, s)| s.counts(minute(0), minute(1)))
+            .collect()
+    };
+    assert_eq!(
+        of("orders"),
+        vec![Counts {
+            good: 8.0,
+            total: 10.0
+        }]
+    );
+    assert_eq!(
+        of("fulfil"),
+        vec![Counts {
+            good: 1.0,
+            total: 1.0
+        }]
+    );
+}
