@@ -47,6 +47,26 @@ struct IngestArgs {
     /// Write the report (Markdown) here as well as printing it.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Skip the second run that measures ingest with the SLO engine busy (default SLO
+    /// templates and rules evaluated every 5 s, six times the default rate) against the
+    /// first run with no SLOs and no rules.
+    #[arg(long)]
+    no_slo_comparison: bool,
+}
+
+/// One run of the real daemon under load.
+struct Run {
+    sps: f64,
+    mbs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cores: f64,
+    rss_mib: f64,
+    refused: u64,
+    elapsed: Duration,
+    stages: Stages,
+    slo_ticks: f64,
+    slo_tick_seconds: f64,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -183,13 +203,105 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
     println!("baseline decode-only (1 core):        {decode_sps:>10.0} spans/s  {decode_mbs:.1} MB/s");
     println!("baseline decode + Arrow (1 core):     {convert_sps:>10.0} spans/s");
 
+    let bodies = Arc::new(bodies);
+    let base = run_daemon(&a, bodies.clone(), bytes_per_req, false).await?;
+    let with_slo = if a.no_slo_comparison {
+        None
+    } else {
+        Some(run_daemon(&a, bodies, bytes_per_req, true).await?)
+    };
+    let Run {
+        sps,
+        mbs,
+        p50_ms: p50,
+        p99_ms: p99,
+        cores,
+        rss_mib: rss,
+        refused,
+        elapsed,
+        stages,
+        ..
+    } = &base;
+    let (sps, elapsed) = (*sps, *elapsed);
+    let report = format!(
+        "| measure | value |\n|---|---|\n\
+         | spans/s acknowledged (fsync on, {conn} connections) | {sps:.0} |\n\
+         | MB/s (protobuf, uncompressed) | {mbs:.1} |\n\
+         | ack latency p50 / p99 | {p50:.1} ms / {p99:.1} ms |\n\
+         | server CPU used | {cores:.2} cores ({per_core:.0} spans/s per core) |\n\
+         | server peak RSS | {rss:.0} MiB |\n\
+         | refused (429/503) requests | {refused} |\n\
+         | baseline: decode only, 1 core | {decode_sps:.0} spans/s (ratio {r1:.2}) |\n\
+         | baseline: decode + Arrow, 1 core | {convert_sps:.0} spans/s (ratio {r2:.2}) |\n\
+         | WAL group commits (fsyncs) | {fsyncs:.0}, {per_fsync:.1} requests each, mean {fsync_ms:.2} ms |\n\
+         | flushes to Parquet | {flushes:.0}, {flush_s:.1} s in total ({flush_share:.0}% of the run on the flush thread): sort {sort_s:.1} s, Parquet encode + fsync {encode_s:.1} s |\n",
+        conn = a.connections,
+        per_core = sps / cores.max(1e-9),
+        r1 = sps / decode_sps,
+        r2 = sps / convert_sps,
+        fsyncs = stages.fsyncs,
+        per_fsync = stages.wal_records / stages.fsyncs.max(1.0),
+        fsync_ms = stages.fsync_seconds / stages.fsyncs.max(1.0) * 1e3,
+        flushes = stages.flushes,
+        flush_s = stages.flush_seconds,
+        flush_share = stages.flush_seconds / elapsed.as_secs_f64() * 100.0,
+        sort_s = stages.sort_seconds,
+        encode_s = stages.encode_seconds,
+    );
+    let mut report = report;
+    if let Some(on) = &with_slo {
+        report.push_str(&format!(
+            "| with the SLO engine busy (default templates + rules every 5 s) | {:.0} spans/s ({:+.1}% vs without), {:.2} cores, {:.0} MiB peak RSS; {:.0} ticks, mean {:.0} ms |\n",
+            on.sps,
+            (on.sps / sps - 1.0) * 100.0,
+            on.cores,
+            on.rss_mib,
+            on.slo_ticks,
+            on.slo_tick_seconds / on.slo_ticks.max(1.0) * 1e3,
+        ));
+    }
+    println!("\n{report}");
+    if let Some(path) = a.output {
+        std::fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts `slod serve` (SLO engine idle, or busy with `slo_busy`), loads it for
+/// `a.seconds` and reads its figures.
+async fn run_daemon(
+    a: &IngestArgs,
+    bodies: Arc<Vec<Bytes>>,
+    bytes_per_req: usize,
+    slo_busy: bool,
+) -> Result<Run> {
+    println!(
+        "run: {}",
+        if slo_busy {
+            "SLO engine busy (default SLO templates and rules, evaluated every 5 s)"
+        } else {
+            "no SLOs, no rules"
+        }
+    );
     // The real daemon.
     let dir = tempfile::tempdir()?;
+    let config = dir.path().join("slod.yaml");
+    std::fs::write(
+        &config,
+        if slo_busy {
+            "slo: { evaluation_interval: 5s }\n"
+        } else {
+            "slo: { default_templates: false, default_rules: false }\n"
+        },
+    )?;
+    let data = dir.path().join("data");
     let (grpc, http, api) = (free_port()?, free_port()?, free_port()?);
     let exe = std::env::current_exe()?;
     let mut child = std::process::Command::new(exe)
-        .args(["serve", "--data-dir"])
-        .arg(dir.path())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
         .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
         .args(["--otlp-http-addr", &format!("127.0.0.1:{http}")])
         .args(["--http-addr", &format!("127.0.0.1:{api}")])
@@ -219,7 +331,6 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
     let (_, _, cpu_before) = proc_stats(pid).unwrap_or_default();
 
     let url = Arc::new(format!("http://127.0.0.1:{http}/v1/traces"));
-    let bodies = Arc::new(bodies);
     let acked = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
@@ -306,43 +417,28 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
             .unwrap_or_default()
     };
     let spans = acked.load(Ordering::Relaxed) as f64;
-    let sps = rate(spans, elapsed);
-    let mbs = rate(lat.len() as f64 * bytes_per_req as f64, elapsed) / 1e6;
     let cores = (cpu_after - cpu_before) / elapsed.as_secs_f64();
-    let report = format!(
-        "| measure | value |\n|---|---|\n\
-         | spans/s acknowledged (fsync on, {conn} connections) | {sps:.0} |\n\
-         | MB/s (protobuf, uncompressed) | {mbs:.1} |\n\
-         | ack latency p50 / p99 | {p50:.1} ms / {p99:.1} ms |\n\
-         | server CPU used | {cores:.2} cores ({per_core:.0} spans/s per core) |\n\
-         | server peak RSS | {rss:.0} MiB |\n\
-         | refused (429/503) requests | {refused} |\n\
-         | baseline: decode only, 1 core | {decode_sps:.0} spans/s (ratio {r1:.2}) |\n\
-         | baseline: decode + Arrow, 1 core | {convert_sps:.0} spans/s (ratio {r2:.2}) |\n\
-         | WAL group commits (fsyncs) | {fsyncs:.0}, {per_fsync:.1} requests each, mean {fsync_ms:.2} ms |\n\
-         | flushes to Parquet | {flushes:.0}, {flush_s:.1} s in total ({flush_share:.0}% of the run on the flush thread): sort {sort_s:.1} s, Parquet encode + fsync {encode_s:.1} s |\n",
-        conn = a.connections,
-        p50 = pct(0.5).as_secs_f64() * 1e3,
-        p99 = pct(0.99).as_secs_f64() * 1e3,
-        per_core = sps / cores.max(1e-9),
-        rss = (peak_rss.max(hwm)) as f64 / 1024.0,
-        refused = refused.load(Ordering::Relaxed),
-        r1 = sps / decode_sps,
-        r2 = sps / convert_sps,
-        fsyncs = stages.fsyncs,
-        per_fsync = stages.wal_records / stages.fsyncs.max(1.0),
-        fsync_ms = stages.fsync_seconds / stages.fsyncs.max(1.0) * 1e3,
-        flushes = stages.flushes,
-        flush_s = stages.flush_seconds,
-        flush_share = stages.flush_seconds / elapsed.as_secs_f64() * 100.0,
-        sort_s = stages.sort_seconds,
-        encode_s = stages.encode_seconds,
-    );
-    println!("\n{report}");
-    if let Some(path) = a.output {
-        std::fs::write(&path, &report).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(ExitCode::SUCCESS)
+    let tick = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok(Run {
+        sps: rate(spans, elapsed),
+        mbs: rate(lat.len() as f64 * bytes_per_req as f64, elapsed) / 1e6,
+        p50_ms: pct(0.5).as_secs_f64() * 1e3,
+        p99_ms: pct(0.99).as_secs_f64() * 1e3,
+        cores,
+        rss_mib: (peak_rss.max(hwm)) as f64 / 1024.0,
+        refused: refused.load(Ordering::Relaxed),
+        elapsed,
+        stages,
+        slo_ticks: tick("slod_slo_tick_duration_seconds_count"),
+        slo_tick_seconds: tick("slod_slo_tick_duration_seconds_sum"),
+    })
 }
 
 /// Per-stage figures read from the server's own `/metrics` (Prometheus text).

@@ -96,6 +96,7 @@ pub(crate) async fn run(
         snapshot.rules = rule_out.statuses;
         snapshot.rule_instances = rule_out.instances;
         handle.publish(snapshot);
+        metrics.observe_tick(started.elapsed().as_secs_f64());
         if let Ok(out) = &slo {
             debug!(
                 elapsed_ms = started.elapsed().as_millis() as u64,

@@ -341,6 +341,7 @@ pub struct SloMetrics {
     objective: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     no_data: Family<Labels, Gauge<i64>>,
     firing: Family<TierLabels, Gauge<i64>>,
+    tick: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl SloMetrics {
@@ -352,6 +353,9 @@ impl SloMetrics {
             objective: Family::default(),
             no_data: Family::default(),
             firing: Family::default(),
+            tick: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.01, 2.0, 14),
+            ),
         };
         let r = registry.sub_registry_with_prefix("slod_slo");
         r.register(
@@ -376,7 +380,17 @@ impl SloMetrics {
             "1 while a policy tier's alert condition holds",
             m.firing.clone(),
         );
+        r.register(
+            "tick_duration_seconds",
+            "Duration of one evaluation tick: rollup maintenance, SLOs and SQL rules",
+            m.tick.clone(),
+        );
         m
+    }
+
+    /// Records how long one evaluation tick took.
+    pub fn observe_tick(&self, seconds: f64) {
+        self.tick.observe(seconds);
     }
 
     pub fn update(&self, statuses: &[SloStatus]) {
