@@ -20,6 +20,9 @@ use crate::spec::SloSpec;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Period {
     pub slo: String,
+    /// The SLO instance's labels (`--from-store`: the function, workflow or queue).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub severity: String,
     /// `long/short`, e.g. `1h/5m`.
     pub windows: String,
@@ -125,6 +128,7 @@ pub fn run(
                 (None, true) => {
                     open = Some(Period {
                         slo: spec.name.clone(),
+                        labels: BTreeMap::new(),
                         severity: tier.severity.0.clone(),
                         windows: tier.windows(),
                         fired_at: rfc3339(now),
@@ -160,8 +164,13 @@ pub fn table(periods: &[Period]) -> String {
         "MAX BURN".into(),
     ]];
     for p in periods {
+        let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         rows.push([
-            p.slo.clone(),
+            if labels.is_empty() {
+                p.slo.clone()
+            } else {
+                format!("{}{{{}}}", p.slo, labels.join(","))
+            },
             p.severity.clone(),
             p.windows.clone(),
             p.fired_at.clone(),

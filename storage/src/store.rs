@@ -152,6 +152,15 @@ impl Storage {
         Ok((Storage { inner }, report))
     }
 
+    /// The Parquet files the committed manifest of `data_dir` lists, read without opening the
+    /// store: no WAL replay, nothing written, so offline tools (`slod backtest --from-store`)
+    /// may read a data directory a running daemon owns. Rows still only in the WAL are not
+    /// included. Files a compaction replaces stay on disk for a grace period, so a reader of
+    /// this list does not lose them mid-read.
+    pub fn committed_files(data_dir: &std::path::Path) -> Result<Vec<crate::FileMeta>> {
+        Ok(crate::catalog::Catalog::new(data_dir).load()?.files)
+    }
+
     /// Fails fast (retryable) when the buffer is over its limit, before any work is done.
     pub fn check_capacity(&self) -> Result<()> {
         let buffered = self.inner.memtable.buffered_bytes();

@@ -196,6 +196,31 @@ impl Rollups {
         Ok(stats)
     }
 
+    /// Per instance, the counts of every minute of `[from, to)` with events (unix seconds),
+    /// computed from the tables of `ctx` without touching the series (what `slod backtest
+    /// --from-store` replays). Read a day at a time.
+    pub async fn minute_counts(
+        &self,
+        ctx: &SessionContext,
+        from: i64,
+        to: i64,
+    ) -> DfResult<BTreeMap<SeriesKey, Vec<(i64, Counts)>>> {
+        let mut out: BTreeMap<SeriesKey, Vec<(i64, Counts)>> = BTreeMap::new();
+        let mut start = floor_minute(from);
+        while start < to {
+            let end = (start + 86_400).min(to);
+            let (acc, _) = self.counts(ctx, start, end, Granularity::Minute).await?;
+            for ((key, t), c) in acc {
+                out.entry(key).or_default().push((t, c));
+            }
+            start = end;
+        }
+        for events in out.values_mut() {
+            events.sort_by_key(|(t, _)| *t);
+        }
+        Ok(out)
+    }
+
     /// Recomputes `[from, to)` for every SLO; returns the number of queries run.
     async fn recompute(
         &mut self,
@@ -204,6 +229,33 @@ impl Rollups {
         to: i64,
         g: Granularity,
     ) -> DfResult<usize> {
+        let (acc, queries) = self.counts(ctx, from, to, g).await?;
+        // Replace every bucket of the range: first forget what existed, then set the new counts.
+        for series in self.series.values_mut() {
+            let series = Arc::make_mut(series);
+            match g {
+                Granularity::Minute => series.reset_minutes(from, to),
+                Granularity::Hour => series.reset_hours(from, to),
+            }
+        }
+        for ((key, t), counts) in acc {
+            let series = Arc::make_mut(self.series.entry(key).or_default());
+            match g {
+                Granularity::Minute => series.set_minute(t, counts),
+                Granularity::Hour => series.set_hour(t, counts),
+            }
+        }
+        Ok(queries)
+    }
+
+    /// Every SLO's counts per bucket of `[from, to)`, and the number of queries run.
+    async fn counts(
+        &self,
+        ctx: &SessionContext,
+        from: i64,
+        to: i64,
+        g: Granularity,
+    ) -> DfResult<(HashMap<(SeriesKey, i64), Counts>, usize)> {
         let mut acc: HashMap<(SeriesKey, i64), Counts> = HashMap::new();
         let mut queries = 0;
         let specs: Vec<SloSpec> = self.slos().cloned().collect();
@@ -229,7 +281,14 @@ impl Rollups {
             let rows = Rows::collect(ctx, &sql::workflows(from, to, bucket, &thresholds)).await?;
             let metrics = Rows::collect(ctx, &sql::workflow_metrics(from, to, bucket)).await?;
             queries += 2;
-            self.assign_workflows(&rows, &metrics, &mut acc);
+            let histograms = if thresholds.is_empty() {
+                Rows::default()
+            } else {
+                queries += 1;
+                let q = sql::workflow_histograms(from, to, bucket, &thresholds);
+                Rows::collect(ctx, &q).await?
+            };
+            self.assign_workflows(&rows, &metrics, &histograms, &mut acc);
         }
         if subjects.contains("Queue") {
             let rows = Rows::collect(ctx, &sql::dlq(from, to)).await?;
@@ -248,23 +307,7 @@ impl Rollups {
                 }
             }
         }
-
-        // Replace every bucket of the range: first forget what existed, then set the new counts.
-        for series in self.series.values_mut() {
-            let series = Arc::make_mut(series);
-            match g {
-                Granularity::Minute => series.reset_minutes(from, to),
-                Granularity::Hour => series.reset_hours(from, to),
-            }
-        }
-        for ((key, t), counts) in acc {
-            let series = Arc::make_mut(self.series.entry(key).or_default());
-            match g {
-                Granularity::Minute => series.set_minute(t, counts),
-                Granularity::Hour => series.set_hour(t, counts),
-            }
-        }
-        Ok(queries)
+        Ok((acc, queries))
     }
 
     fn assign_functions(
@@ -392,8 +435,14 @@ impl Rollups {
         }
     }
 
-    fn assign_workflows(&self, rows: &Rows, metrics: &Rows, acc: &mut HashMap<(SeriesKey, i64), Counts>) {
-        // Spans win: (bucket, workflow) pairs described by executions ignore the counters.
+    fn assign_workflows(
+        &self,
+        rows: &Rows,
+        metrics: &Rows,
+        histograms: &Rows,
+        acc: &mut HashMap<(SeriesKey, i64), Counts>,
+    ) {
+        // Spans win: (bucket, workflow) pairs described by executions ignore the metrics.
         let mut by_spans: BTreeSet<(i64, Option<String>)> = BTreeSet::new();
         for i in 0..rows.len() {
             let Some(bucket) = rows.timestamp("bucket", i) else {
@@ -433,36 +482,46 @@ impl Rollups {
                 });
             }
         }
-        for i in 0..metrics.len() {
-            let Some(bucket) = metrics.timestamp("bucket", i) else {
-                continue;
-            };
-            let total = metrics.f64("total", i).unwrap_or(0.0);
-            if total <= 0.0 || by_spans.contains(&(bucket, metrics.str("workflow_name", i))) {
-                continue;
-            }
-            for (spec, sel) in &self.slos {
-                if spec.sli != Sli::WorkflowSuccess || !sel.matches(|k| metrics.str(k, i)) {
+        // Success from the orchestrators' counters, latency from their histograms.
+        for (source, latency) in [(metrics, false), (histograms, true)] {
+            for i in 0..source.len() {
+                let Some(bucket) = source.timestamp("bucket", i) else {
+                    continue;
+                };
+                let total = source.f64("total", i).unwrap_or(0.0);
+                if total <= 0.0 || by_spans.contains(&(bucket, source.str("workflow_name", i))) {
                     continue;
                 }
-                let mut labels = BTreeMap::new();
-                for (col, label) in [
-                    ("workflow_name", "workflow"),
-                    ("cloud_provider", "cloud_provider"),
-                    ("cloud_region", "cloud_region"),
-                ] {
-                    if let Some(v) = metrics.str(col, i) {
-                        labels.insert(label.to_string(), v);
+                for (spec, sel) in &self.slos {
+                    let good = match (&spec.sli, latency) {
+                        (Sli::WorkflowSuccess, false) => source.f64("ok", i),
+                        (Sli::WorkflowLatency { threshold }, true) => {
+                            source.f64(&sql::threshold_column(threshold.map(|d| d.as_millis() as u64)), i)
+                        }
+                        _ => continue,
+                    };
+                    if !sel.matches(|k| source.str(k, i)) {
+                        continue;
                     }
+                    let mut labels = BTreeMap::new();
+                    for (col, label) in [
+                        ("workflow_name", "workflow"),
+                        ("cloud_provider", "cloud_provider"),
+                        ("cloud_region", "cloud_region"),
+                    ] {
+                        if let Some(v) = source.str(col, i) {
+                            labels.insert(label.to_string(), v);
+                        }
+                    }
+                    let key = SeriesKey {
+                        slo: spec.name.clone(),
+                        labels,
+                    };
+                    acc.entry((key, bucket)).or_default().add(Counts {
+                        good: good.unwrap_or(0.0),
+                        total,
+                    });
                 }
-                let key = SeriesKey {
-                    slo: spec.name.clone(),
-                    labels,
-                };
-                acc.entry((key, bucket)).or_default().add(Counts {
-                    good: metrics.f64("ok", i).unwrap_or(0.0),
-                    total,
-                });
             }
         }
     }

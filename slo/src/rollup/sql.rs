@@ -114,17 +114,7 @@ GROUP BY 1, 2, 3, 4, 5",
 /// all invocations, and per latency threshold those at most that long (exact at a bucket
 /// bound, interpolated inside a bucket).
 pub(crate) fn duration_histograms(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
-    let mut fast = String::new();
-    for t in thresholds {
-        let limit = match t {
-            Some(ms) => format!("CAST({ms} AS DOUBLE)"),
-            None => "CAST(slod_function_latency_threshold_ms(function_name) AS DOUBLE)".into(),
-        };
-        fast.push_str(&format!(
-            ",\n  sum(slod_histogram_count_le(explicit_bounds, bucket_counts, {limit} / ms_per_unit)) AS {}",
-            threshold_column(*t)
-        ));
-    }
+    let fast = histogram_fast(thresholds, "function_name");
     format!(
         "SELECT date_trunc('{bucket}', minute) AS bucket,
   max(CASE WHEN service_name NOT LIKE 'unknown_service%' THEN service_name END) AS service_name,
@@ -137,6 +127,40 @@ GROUP BY 1, 3",
         ts(from),
         ts(to)
     )
+}
+
+/// Per minute and Temporal workflow type, from `temporal_workflow_endtoend_latency`
+/// histograms: finished executions, and per threshold those at most that long.
+pub(crate) fn workflow_histograms(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
+    let fast = histogram_fast(thresholds, "workflow_type");
+    format!(
+        "SELECT date_trunc('{bucket}', minute) AS bucket, workflow_type AS workflow_name,
+  max(cloud_provider) AS cloud_provider, max(cloud_region) AS cloud_region,
+  CAST(sum(count) AS DOUBLE) AS total{fast}
+FROM metric_histograms
+WHERE name = 'temporal_workflow_endtoend_latency' AND workflow_type IS NOT NULL
+  AND bucket_counts IS NOT NULL AND minute >= {} AND minute < {}
+GROUP BY 1, 2",
+        ts(from),
+        ts(to)
+    )
+}
+
+/// One `fast_*` column per threshold: the histogram's observations at most that long
+/// (`None`: the configured `latency_threshold` of the `subject` column's function or workflow).
+fn histogram_fast(thresholds: &[Option<u64>], subject: &str) -> String {
+    let mut fast = String::new();
+    for t in thresholds {
+        let limit = match t {
+            Some(ms) => format!("CAST({ms} AS DOUBLE)"),
+            None => format!("CAST(slod_function_latency_threshold_ms({subject}) AS DOUBLE)"),
+        };
+        fast.push_str(&format!(
+            ",\n  sum(slod_histogram_count_le(explicit_bounds, bucket_counts, {limit} / ms_per_unit)) AS {}",
+            threshold_column(*t)
+        ));
+    }
+    fast
 }
 
 /// Per minute (of completion) and workflow, from the `workflow_executions` view.

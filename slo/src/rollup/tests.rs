@@ -581,3 +581,42 @@ async fn workflow_success_from_orchestrator_counters_where_no_span_describes_it(
         }]
     );
 }
+
+/// Workflow latency from Temporal's `temporal_workflow_endtoend_latency` histogram where no
+/// execution span describes the workflow type: bounds 0.1, 0.25, 0.5, 1 s, counts 10, 5, 3,
+/// 1, 1 in minute 0 — at 500 ms (a bound) 18 of 20 executions are fast enough.
+#[tokio::test]
+async fn workflow_latency_from_temporal_histograms_where_no_span_describes_it() {
+    use crate::catalogue::tests::metrics::histogram;
+    let yaml = "slos:\n  - { name: wf-fast, sli: workflow_latency, threshold: 500ms, objective: 0.99 }\n";
+    let h = with(
+        histogram("temporal-worker", 1, 0, "delta", vec![10, 5, 3, 1, 1], 5.0),
+        vec![
+            ("metric_name", V::S("temporal_workflow_endtoend_latency")),
+            (
+                "attributes",
+                V::Map(vec![("workflow_type", "Shipping".to_string())]),
+            ),
+        ],
+    );
+    let ctx = catalogue(
+        &[(Table::MetricDistributions, vec![h])],
+        &CatalogueSettings::default(),
+    );
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(5, 0.0)).await.unwrap();
+    let got: Vec<(String, Counts)> = r
+        .instances("wf-fast")
+        .map(|(k, s)| (k.labels["workflow"].clone(), s.counts(minute(0), minute(1))))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            "Shipping".to_string(),
+            Counts {
+                good: 18.0,
+                total: 20.0
+            }
+        )]
+    );
+}
