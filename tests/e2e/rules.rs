@@ -11,9 +11,12 @@ use serde_json::Value;
 use crate::server::TestServer;
 
 /// The fleet's own timeouts (loadgen `fleet.rs`), as a user would configure them; a cost
-/// budget far above what the fleet spends, so `FunctionCostOverBudget` is armed.
+/// budget far above what the fleet spends, so `FunctionCostOverBudget` is armed. Seven of
+/// these servers run beside the other e2e tests on two cores (a debug build evaluating eight
+/// rules over whole stores): evaluation every 2 s, and the test's own SQL may take 2 minutes.
 const CONFIG: &str = r#"
-slo: { evaluation_interval: 1s, default_templates: false }
+slo: { evaluation_interval: 2s, default_templates: false }
+limits: { query_timeout: 120s }
 functions:
   "*": { timeout: 30s, latency_threshold: 1s, cost_per_hour_budget: 50 }
   orders-api: { timeout: 10s }
@@ -28,7 +31,7 @@ functions:
 /// Starts a server and backfills `scenario` (6 minutes); returns the server and the first
 /// incident's target function (empty when it has none).
 async fn backfill(scenario: &str, seed: u64) -> (TestServer, String) {
-    let (s, plan) = backfill_minutes(scenario, seed, 6).await;
+    let (s, plan) = backfill_minutes(scenario, seed, 6, 100).await;
     let target = plan["plan"]["incidents"][0]["target"]["function"]["name"]
         .as_str()
         .unwrap_or("")
@@ -36,13 +39,14 @@ async fn backfill(scenario: &str, seed: u64) -> (TestServer, String) {
     (s, target)
 }
 
-/// Starts a server and backfills `minutes` of `scenario` ending at the current minute;
-/// returns the server and loadgen's plan.
-async fn backfill_minutes(scenario: &str, seed: u64, minutes: u64) -> (TestServer, Value) {
+/// Starts a server and backfills `minutes` of `scenario` at `volume` items/s, ending at the
+/// current minute; returns the server and loadgen's plan.
+async fn backfill_minutes(scenario: &str, seed: u64, minutes: u64, volume: u32) -> (TestServer, Value) {
     let s = TestServer::builder().config(CONFIG).start();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let start = (now / 60 * 60 - minutes * 60).to_string();
     let backfill = format!("{minutes}m");
+    let volume = volume.to_string();
     let target = format!("127.0.0.1:{}", s.http);
     let seed = seed.to_string();
     let common = [
@@ -56,7 +60,7 @@ async fn backfill_minutes(scenario: &str, seed: u64, minutes: u64) -> (TestServe
         "--backfill",
         &backfill,
         "--volume",
-        "100",
+        &volume,
         "--functions",
         "10",
     ]
@@ -249,7 +253,7 @@ async fn rules_stay_quiet_on_steady() {
 /// the same store), `FunctionCostOverBudget` fires for it too.
 #[tokio::test(flavor = "multi_thread")]
 async fn rules_recursive_loop_fires_invocation_surge_and_cost_over_budget() {
-    let (mut s, plan) = backfill_minutes("recursive_loop", 20, 40).await;
+    let (mut s, plan) = backfill_minutes("recursive_loop", 20, 40, 40).await;
     let incident = &plan["plan"]["incidents"][0];
     assert_eq!(incident["kind"], "recursive_loop");
     let target = incident["target"]["function"]["name"]
@@ -315,7 +319,7 @@ async fn rules_recursive_loop_fires_invocation_surge_and_cost_over_budget() {
 /// minutes — each one a Temporal execution the catalogue holds as never completed.
 #[tokio::test(flavor = "multi_thread")]
 async fn rules_workflow_stuck_fires_orchestrator_errors_and_stuck_executions() {
-    let (s, plan) = backfill_minutes("workflow_stuck", 21, 60).await;
+    let (s, plan) = backfill_minutes("workflow_stuck", 21, 60, 40).await;
     assert_eq!(plan["plan"]["incidents"][0]["kind"], "workflow_stuck");
     let data = fires(&s, "WorkflowOrchestratorErrors", "engine", "temporal").await;
     for (rule, labels) in firing(&data) {

@@ -131,9 +131,11 @@ async fn error_jump_pages_at_the_next_evaluation_and_resolves_after_recovery() {
         "slos:\n  - { name: checkout-avail, sli: availability, objective: 0.99, selector: { faas_name: checkout } }\n",
     )
     .unwrap();
+    // The built-in SQL rules run in the same loop after the SLOs (they have their own tests,
+    // tests/e2e/rules.rs): off here, so the timing checked is the SLO evaluation's alone.
     let server = TestServer::builder()
         .config(&format!(
-            "slo:\n  evaluation_interval: 1s\n  files: [{}]\n  policy: [ {{ severity: page, long: 10m, short: 1m, burn_rate: 10 }} ]\n",
+            "slo:\n  evaluation_interval: 1s\n  default_rules: false\n  files: [{}]\n  policy: [ {{ severity: page, long: 10m, short: 1m, burn_rate: 10 }} ]\n",
             slos.display()
         ))
         .start();
