@@ -77,21 +77,13 @@ pub(crate) fn histogram_count_le() -> ScalarUDF {
         DataType::Float64,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let n = args
-                .iter()
-                .find_map(|a| match a {
-                    ColumnarValue::Array(a) => Some(a.len()),
-                    ColumnarValue::Scalar(_) => None,
-                })
-                .unwrap_or(1);
-            let get = |i: usize| -> Result<ArrayRef> {
-                args.get(i)
-                    .ok_or_else(|| {
-                        DataFusionError::Internal(format!("slod_histogram_count_le: missing argument {i}"))
-                    })?
-                    .to_array(n)
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let [bounds, counts, x] = arrays.as_slice() else {
+                return Err(DataFusionError::Internal(
+                    "slod_histogram_count_le takes 3 arguments".into(),
+                ));
             };
-            let (bounds, counts, x) = (get(0)?, get(1)?, get(2)?);
+            let n = bounds.len();
             let (bounds, counts) = (bounds.as_list::<i32>(), counts.as_list::<i32>());
             let x = x.as_primitive::<Float64Type>();
             let out: arrow::array::Float64Array = (0..n)
@@ -250,21 +242,13 @@ pub(crate) fn bucket_delta() -> ScalarUDF {
         list_of(DataType::UInt64),
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let n = args
-                .iter()
-                .find_map(|a| match a {
-                    ColumnarValue::Array(a) => Some(a.len()),
-                    ColumnarValue::Scalar(_) => None,
-                })
-                .unwrap_or(1);
-            let get = |i: usize| -> Result<ArrayRef> {
-                args.get(i)
-                    .ok_or_else(|| {
-                        DataFusionError::Internal(format!("slod_bucket_delta: missing argument {i}"))
-                    })?
-                    .to_array(n)
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let [cur, prev] = arrays.as_slice() else {
+                return Err(DataFusionError::Internal(
+                    "slod_bucket_delta takes 2 arguments".into(),
+                ));
             };
-            let (cur, prev) = (get(0)?, get(1)?);
+            let n = cur.len();
             let (cur, prev) = (cur.as_list::<i32>(), prev.as_list::<i32>());
             let mut out = ListBuilder::new(UInt64Builder::new()).with_field(Arc::new(Field::new(
                 "item",

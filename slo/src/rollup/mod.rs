@@ -65,6 +65,30 @@ impl Selector {
     }
 }
 
+/// `(column, label)` of a function instance's labels.
+const FUNCTION_LABELS: [(&str, &str); 4] = [
+    ("service_name", "service"),
+    ("faas_name", "faas_name"),
+    ("cloud_provider", "cloud_provider"),
+    ("cloud_region", "cloud_region"),
+];
+
+/// `(column, label)` of a workflow instance's labels (metrics rows have no service).
+const WORKFLOW_LABELS: [(&str, &str); 4] = [
+    ("workflow_name", "workflow"),
+    ("service_name", "service"),
+    ("cloud_provider", "cloud_provider"),
+    ("cloud_region", "cloud_region"),
+];
+
+/// An instance's labels from row `i`: one per column present and not NULL.
+fn row_labels(rows: &Rows, i: usize, columns: &[(&str, &str)]) -> BTreeMap<String, String> {
+    columns
+        .iter()
+        .filter_map(|(col, label)| Some((label.to_string(), rows.str(col, i)?)))
+        .collect()
+}
+
 /// What one tick did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UpdateStats {
@@ -318,20 +342,7 @@ impl Rollups {
         thresholds: &[Option<u64>],
         acc: &mut HashMap<(SeriesKey, i64), Counts>,
     ) {
-        let labels = |rows: &Rows, i: usize| -> BTreeMap<String, String> {
-            let mut l = BTreeMap::new();
-            for (col, label) in [
-                ("service_name", "service"),
-                ("faas_name", "faas_name"),
-                ("cloud_provider", "cloud_provider"),
-                ("cloud_region", "cloud_region"),
-            ] {
-                if let Some(v) = rows.str(col, i) {
-                    l.insert(label.to_string(), v);
-                }
-            }
-            l
-        };
+        let labels = |rows: &Rows, i: usize| row_labels(rows, i, &FUNCTION_LABELS);
         // Spans win: (bucket, function) pairs described by spans ignore the metrics.
         let mut by_spans: BTreeSet<(i64, Option<String>)> = BTreeSet::new();
         for i in 0..spans.len() {
@@ -461,20 +472,9 @@ impl Rollups {
                     }
                     _ => None,
                 };
-                let mut labels = BTreeMap::new();
-                for (col, label) in [
-                    ("workflow_name", "workflow"),
-                    ("service_name", "service"),
-                    ("cloud_provider", "cloud_provider"),
-                    ("cloud_region", "cloud_region"),
-                ] {
-                    if let Some(v) = rows.str(col, i) {
-                        labels.insert(label.to_string(), v);
-                    }
-                }
                 let key = SeriesKey {
                     slo: spec.name.clone(),
-                    labels,
+                    labels: row_labels(rows, i, &WORKFLOW_LABELS),
                 };
                 acc.entry((key, bucket)).or_default().add(Counts {
                     good: good.unwrap_or(0.0),
@@ -503,19 +503,9 @@ impl Rollups {
                     if !sel.matches(|k| source.str(k, i)) {
                         continue;
                     }
-                    let mut labels = BTreeMap::new();
-                    for (col, label) in [
-                        ("workflow_name", "workflow"),
-                        ("cloud_provider", "cloud_provider"),
-                        ("cloud_region", "cloud_region"),
-                    ] {
-                        if let Some(v) = source.str(col, i) {
-                            labels.insert(label.to_string(), v);
-                        }
-                    }
                     let key = SeriesKey {
                         slo: spec.name.clone(),
-                        labels,
+                        labels: row_labels(source, i, &WORKFLOW_LABELS),
                     };
                     acc.entry((key, bucket)).or_default().add(Counts {
                         good: good.unwrap_or(0.0),
