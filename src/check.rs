@@ -113,17 +113,17 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
     }
 
-    /// Every invalid SLO fixture, with `slod check`'s exact messages as a reviewed snapshot.
-    #[test]
-    fn invalid_slo_fixtures_report_every_problem() {
-        let dir = repo().join("config/testdata/invalid-slos");
+    /// Every fixture of `config/testdata/<folder>` (there must be `count`) is rejected, with
+    /// `slod check`'s exact messages as a reviewed snapshot in its `expected/`.
+    fn fixtures_match_their_snapshots(folder: &str, count: usize) {
+        let dir = repo().join("config/testdata").join(folder);
         let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect();
         names.sort();
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), count, "{folder}: {names:?}");
         for path in names {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             let relative = path.strip_prefix(repo()).unwrap();
@@ -135,27 +135,15 @@ mod tests {
         }
     }
 
-    /// Every invalid rule fixture, with `slod check`'s exact messages as a reviewed snapshot
-    /// (each message checked by hand against the fixture's line and column).
+    #[test]
+    fn invalid_slo_fixtures_report_every_problem() {
+        fixtures_match_their_snapshots("invalid-slos", 7);
+    }
+
+    /// Each rule message was checked by hand against the fixture's line and column.
     #[test]
     fn invalid_rule_fixtures_report_every_problem() {
-        let dir = repo().join("config/testdata/invalid-rules");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
-        names.sort();
-        assert_eq!(names.len(), 5);
-        for path in names {
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let relative = path.strip_prefix(repo()).unwrap();
-            let problems = check_file(relative);
-            assert!(!problems.is_empty(), "{name} must be rejected");
-            insta::with_settings!({snapshot_path => dir.join("expected"), prepend_module_to_snapshot => false}, {
-                insta::assert_snapshot!(name, problems.join("\n"));
-            });
-        }
+        fixtures_match_their_snapshots("invalid-rules", 5);
     }
 
     #[test]

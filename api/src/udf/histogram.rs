@@ -97,21 +97,8 @@ pub(crate) fn explicit_quantile(
     if q > 1.0 {
         return Ok(Some(f64::INFINITY));
     }
-    let rank = q * total as f64;
-    let mut seen = 0u64;
-    for (i, &c) in counts.iter().enumerate() {
-        if c > 0 && (seen + c) as f64 >= rank {
-            let Some(&upper) = bounds.get(i) else {
-                // The +Inf bucket: the highest finite bound.
-                return Ok(bounds.last().copied());
-            };
-            let lower = if i == 0 { upper.min(0.0) } else { bounds[i - 1] };
-            let within = (rank - seen as f64) / c as f64;
-            return Ok(Some(lower + (upper - lower) * within));
-        }
-        seen += c;
-    }
-    Ok(bounds.last().copied())
+    // The catalogue's interpolation (the `slod_histogram_quantile` aggregate uses it too).
+    Ok(slod_slo::catalogue::bucket_quantile(q, bounds, counts))
 }
 
 pub(crate) fn exp_histogram_quantile() -> ScalarUDF {

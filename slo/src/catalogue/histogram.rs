@@ -19,7 +19,7 @@ fn list_of(t: DataType) -> DataType {
 /// than bounds: the last is the overflow bucket). Linear interpolation inside the bucket,
 /// the first bucket's lower edge is 0 (durations, sizes); a quantile in the overflow bucket
 /// is the largest finite bound (Prometheus `histogram_quantile` does the same).
-pub(crate) fn quantile(q: f64, bounds: &[f64], counts: &[u64]) -> Option<f64> {
+pub fn quantile(q: f64, bounds: &[f64], counts: &[u64]) -> Option<f64> {
     let total: u64 = counts.iter().sum();
     if total == 0 || !(0.0..=1.0).contains(&q) || counts.len() != bounds.len() + 1 {
         return None;

@@ -18,6 +18,7 @@ use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
+pub use histogram::quantile as bucket_quantile;
 pub use settings::{
     CatalogueSettings, DEFAULT_LATENCY_THRESHOLD, DEFAULT_TIMEOUT, FunctionSettings, PlatformPricing,
     Pricing, SettingsError,

@@ -120,7 +120,7 @@ impl RuleEngine {
     pub async fn tick(&mut self, ctx: &SessionContext, now_ns: i64) -> RuleOutput {
         let mut out = RuleOutput::default();
         // One scoped context per distinct lookback, built when first needed in this tick.
-        let mut scoped: Vec<(Duration, SessionContext)> = Vec::new();
+        let mut scoped: Vec<(Duration, Result<SessionContext, String>)> = Vec::new();
         for i in 0..self.rules.len() {
             let started = Instant::now();
             let rule = &self.rules[i];
@@ -129,16 +129,19 @@ impl RuleEngine {
                 Some(lookback) => {
                     if !scoped.iter().any(|(l, _)| *l == lookback) {
                         let from = evaluation_minute(now_ns) - lookback.as_secs() as i64;
-                        match super::scope::scoped(ctx, from).await {
-                            Ok(c) => scoped.push((lookback, c)),
-                            Err(e) => warn!(error = %e, "cannot build a time-scoped context"),
-                        }
+                        let c = super::scope::scoped(ctx, from).await.map_err(|e| {
+                            format!(
+                                "cannot restrict the tables to the lookback: {}",
+                                e.strip_backtrace()
+                            )
+                        });
+                        scoped.push((lookback, c));
                     }
-                    scoped
-                        .iter()
-                        .find(|(l, _)| *l == lookback)
-                        .map(|(_, c)| c)
-                        .ok_or_else(|| "cannot restrict the tables to the lookback".to_string())
+                    match scoped.iter().find(|(l, _)| *l == lookback) {
+                        Some((_, Ok(c))) => Ok(c),
+                        Some((_, Err(e))) => Err(e.clone()),
+                        None => Err("internal: no scoped context".to_string()),
+                    }
                 }
             };
             let result = match rule_ctx {
