@@ -1,16 +1,19 @@
 //! `slod bench ingest`: OTLP/HTTP protobuf ingest throughput against a real `slod serve`
 //! child process with fsync on, beside in-process baselines measured in the same run.
 //! `slod bench slo`: SLO evaluation ticks (see `bench/slo.rs`).
+//! `slod bench query`: SLI queries over pgwire beside DuckDB (see `bench/query.rs`).
 
+mod daemon;
+mod query;
 mod slo;
 
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,6 +31,8 @@ enum Which {
     Ingest(IngestArgs),
     /// One SLO evaluation tick over 30 days of rollups, warm and from the Parquet snapshot.
     Slo(slo::SloArgs),
+    /// Typical SLI queries over pgwire on >= 10 M spans in Parquet, beside DuckDB on the same files.
+    Query(query::QueryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +78,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     match args.which {
         Which::Ingest(a) => ingest(a).await,
         Which::Slo(a) => slo::run(a),
+        Which::Query(a) => query::run(a).await,
     }
 }
 
@@ -295,39 +301,11 @@ async fn run_daemon(
         },
     )?;
     let data = dir.path().join("data");
-    let (grpc, http, api) = (free_port()?, free_port()?, free_port()?);
-    let exe = std::env::current_exe()?;
-    let mut child = std::process::Command::new(exe)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
-        .args(["--otlp-http-addr", &format!("127.0.0.1:{http}")])
-        .args(["--http-addr", &format!("127.0.0.1:{api}")])
-        .env("SLOD_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .context("cannot start slod serve")?;
-    let pid = child.id();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.connections)
         .build()?;
-    let ready_url = format!("http://127.0.0.1:{api}/readyz");
-    let started = Instant::now();
-    while !client
-        .get(&ready_url)
-        .send()
-        .await
-        .map(|r| r.status().is_success())
-        .unwrap_or(false)
-    {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            bail!("slod did not become ready within 30s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut daemon = daemon::Daemon::start(&config, &data, &client).await?;
+    let (pid, http, api) = (daemon.pid, daemon.http, daemon.api);
     let (_, _, cpu_before) = proc_stats(pid).unwrap_or_default();
 
     let url = Arc::new(format!("http://127.0.0.1:{http}/v1/traces"));
@@ -405,10 +383,7 @@ async fn run_daemon(
         .text()
         .await?;
     let stages = Stages::parse(&metrics);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    daemon.stop()?;
 
     lat.sort();
     let pct = |p: f64| {

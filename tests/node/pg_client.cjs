@@ -29,6 +29,9 @@ const check = (name, got, want) => {
   check("timestamptz", r.rows[0].start_time.getTime(), Math.floor(exp.first_start_us / 1000));
   check("bool", r.rows[0].is_error, false);
   check("json", r.rows[0].attributes["app.route"], exp.first_route);
+  // float8 infinities and NaN (node-postgres parses PostgreSQL's 'Infinity' spelling).
+  r = await c.query("SELECT CAST('Infinity' AS DOUBLE) AS a, CAST('-Infinity' AS DOUBLE) AS b, CAST('NaN' AS DOUBLE) AS n");
+  check("infinity", [r.rows[0].a === Infinity, r.rows[0].b === -Infinity, Number.isNaN(r.rows[0].n)], [true, true, true]);
   // An error, then the connection still works.
   try {
     await c.query("DROP TABLE spans");

@@ -113,12 +113,24 @@ with psycopg.connect(cfg["dsn"], autocommit=True) as conn:
     ).fetchone()[0]
     check("trace by hex id", got, 1)
 
+    # Infinities come back as floats (PostgreSQL spells them 'Infinity' in text).
+    cur.execute("SELECT CAST('Infinity' AS DOUBLE) AS a, CAST('-Infinity' AS DOUBLE) AS b")
+    check("infinities (text)", cur.fetchone(), (float("inf"), float("-inf")))
+
+    # psycopg's type introspection (TypeInfo.fetch: to_regtype and oid::regtype::text).
+    from psycopg.types import TypeInfo
+
+    info = TypeInfo.fetch(conn, "json")
+    check("TypeInfo json", (info.oid, info.array_oid) if info else None, (114, 199))
+    check("TypeInfo hstore (absent)", TypeInfo.fetch(conn, "hstore"), None)
+
     # Errors keep the connection usable, with SQLSTATE codes.
     for sql, code in [
         ("SELECT * FROM no_such_table", "42P01"),
         ("SELEC 1", "42601"),
         ("DELETE FROM spans", "25006"),
         ("COPY spans TO '/tmp/slod-psycopg.csv'", "42501"),
+        ("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'", "42501"),
     ]:
         try:
             conn.execute(sql)

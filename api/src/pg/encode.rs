@@ -1,5 +1,7 @@
 //! Arrow results to PostgreSQL rows: type OIDs from arrow-pg, except that map columns (and
-//! anything containing one) are sent as `json` text, which every client can decode.
+//! anything containing one) are sent as `json` text, which every client can decode, and
+//! that float infinities are spelled as PostgreSQL spells them in text (`Infinity`, not
+//! pgwire's `inf`, which node-postgres reads as NaN and JDBC refuses).
 
 use std::sync::Arc;
 
@@ -8,8 +10,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion_postgres::arrow_pg::datatypes::{encode_recordbatch, field_into_pg_type};
 use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::api::portal::Format;
-use datafusion_postgres::pgwire::api::results::{FieldInfo, QueryResponse};
+use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse};
 use datafusion_postgres::pgwire::error::PgWireResult;
+use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 
 use crate::error::QueryError;
@@ -60,12 +63,76 @@ pub(crate) fn response(
     options: Option<Arc<FormatOptions>>,
 ) -> PgWireResult<QueryResponse> {
     let fields = Arc::new(fields(schema, format, options)?);
+    let float_text: Vec<bool> = fields
+        .iter()
+        .map(|f| {
+            f.format() == FieldFormat::Text
+                && [Type::FLOAT4, Type::FLOAT8, Type::FLOAT4_ARRAY, Type::FLOAT8_ARRAY].contains(f.datatype())
+        })
+        .collect();
+    let fix = float_text.contains(&true);
     let mut rows = Vec::new();
     for batch in batches {
         let batch = jsonify(batch).map_err(super::error::to_pg)?;
-        rows.extend(encode_recordbatch(fields.clone(), batch));
+        let encoded = encode_recordbatch(fields.clone(), batch);
+        if fix {
+            rows.extend(encoded.map(|r| r.map(|row| spell_infinities(row, &float_text))));
+        } else {
+            rows.extend(encoded);
+        }
     }
     Ok(QueryResponse::new(fields, futures::stream::iter(rows)))
+}
+
+/// Rewrites `inf` to `Infinity` (and `-inf` to `-Infinity`, also inside float arrays) in the
+/// text-format float columns of one encoded row; other rows are returned as they are.
+fn spell_infinities(mut row: DataRow, float_text: &[bool]) -> DataRow {
+    // A DataRow's data: per column, a big-endian i32 length (-1 for NULL) and the bytes.
+    let fields = |data: &[u8]| {
+        let mut out = Vec::with_capacity(float_text.len());
+        let mut pos = 0;
+        while pos + 4 <= data.len() {
+            let len = i32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
+            pos += 4;
+            let len = usize::try_from(len).ok();
+            let end = len.map_or(pos, |l| (pos + l).min(data.len()));
+            out.push(len.map(|_| pos..end));
+            pos = end;
+        }
+        out
+    };
+    let spans = fields(&row.data);
+    let needs = spans.iter().zip(float_text).any(|(r, f)| {
+        *f && r
+            .as_ref()
+            .is_some_and(|r| row.data[r.clone()].windows(3).any(|w| w == b"inf"))
+    });
+    if !needs {
+        return row;
+    }
+    let mut data = bytes::BytesMut::with_capacity(row.data.len() + 16);
+    for (r, f) in spans
+        .iter()
+        .zip(float_text.iter().chain(std::iter::repeat(&false)))
+    {
+        match r {
+            None => data.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(r) => {
+                let v = &row.data[r.clone()];
+                let text;
+                let v = if *f && v.windows(3).any(|w| w == b"inf") {
+                    text = String::from_utf8_lossy(v).replace("inf", "Infinity");
+                    text.as_bytes()
+                } else {
+                    v
+                };
+                data.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                data.extend_from_slice(v);
+            }
+        }
+    }
+    row.data = data;
+    row
 }
 
 /// Types arrow-pg 0.16 does not encode correctly, cast first: `FixedSizeBinary` (ids) to
@@ -135,6 +202,46 @@ fn json_column(field: &Field, col: &ArrayRef) -> Result<ArrayRef, QueryError> {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Array, MapBuilder, StringArray};
+
+    #[test]
+    fn infinities_are_spelled_as_postgresql_does_in_text() {
+        use datafusion::arrow::array::Float64Array;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Float64, true),
+            Field::new("b", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from(vec![
+                    Some(f64::INFINITY),
+                    Some(f64::NEG_INFINITY),
+                    None,
+                    Some(1.5),
+                    Some(f64::NAN),
+                ])),
+                Arc::new(StringArray::from(vec!["inf", "x", "y", "z", "w"])),
+            ],
+        )
+        .unwrap();
+        let text = |format: &Format| {
+            let fields = Arc::new(fields(&schema, format, None).unwrap());
+            let float_text: Vec<bool> = vec![format.format_for(0) == FieldFormat::Text, false];
+            encode_recordbatch(fields, batch.clone())
+                .map(|r| spell_infinities(r.unwrap(), &float_text))
+                .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+                .collect::<Vec<_>>()
+        };
+        let rows = text(&Format::UnifiedText);
+        assert!(
+            rows[0].contains("Infinity") && rows[0].ends_with("inf"),
+            "{rows:?}"
+        );
+        assert!(rows[1].contains("-Infinity"), "{rows:?}");
+        assert!(rows[3].contains("1.5") && rows[4].contains("NaN"), "{rows:?}");
+        // Binary format carries IEEE bytes: untouched.
+        assert!(!text(&Format::UnifiedBinary)[0].contains("Infinity"));
+    }
 
     #[test]
     fn maps_become_json_text_and_nulls_stay_null() {

@@ -154,10 +154,7 @@ impl SimpleQueryHandler for PgService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let statements = self
-            .sql_parser
-            .parse(query)
-            .map_err(|e| to_pg(QueryError::Syntax(e.to_string())))?;
+        let statements = self.sql_parser.parse(query).map_err(|e| parse_error(query, e))?;
         if statements.is_empty() {
             // `-- ping` (pgx, Grafana) and `;` (lib/pq).
             return Ok(vec![Response::EmptyQuery]);
@@ -271,10 +268,7 @@ impl QueryParser for GuardedParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let statements = self
-            .sql_parser
-            .parse(sql)
-            .map_err(|e| to_pg(QueryError::Syntax(e.to_string())))?;
+        let statements = self.sql_parser.parse(sql).map_err(|e| parse_error(sql, e))?;
         if let Some(first) = statements.first() {
             classify(first).map_err(to_pg)?;
         }
@@ -296,6 +290,16 @@ impl QueryParser for GuardedParser {
             }
             _ => Ok(vec![]),
         }
+    }
+}
+
+/// A statement the PostgreSQL parser rejects may still be one DataFusion's own dialect knows
+/// (`CREATE EXTERNAL TABLE ... LOCATION '/etc/passwd'`): refuse it as the HTTP API does
+/// (42501 or 25006) instead of calling it a syntax error.
+fn parse_error(sql: &str, e: impl std::fmt::Display) -> PgWireError {
+    match crate::guard::check_read_only(sql) {
+        Err(refused @ (QueryError::ReadOnly(_) | QueryError::FileAccess(_))) => to_pg(refused),
+        _ => to_pg(QueryError::Syntax(e.to_string())),
     }
 }
 

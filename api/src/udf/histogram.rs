@@ -31,13 +31,14 @@ fn list_of(t: DataType) -> DataType {
 }
 
 pub(crate) fn histogram_quantile() -> ScalarUDF {
-    create_udf(
+    let args = vec![
+        DataType::Float64,
+        list_of(DataType::Float64),
+        list_of(DataType::UInt64),
+    ];
+    let udf = create_udf(
         "histogram_quantile",
-        vec![
-            DataType::Float64,
-            list_of(DataType::Float64),
-            list_of(DataType::UInt64),
-        ],
+        args.clone(),
         DataType::Float64,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
@@ -67,7 +68,8 @@ pub(crate) fn histogram_quantile() -> ScalarUDF {
             }
             Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
         }),
-    )
+    );
+    super::coerced(udf, args)
 }
 
 /// Quantile of explicit buckets; `None` when the histogram is empty.
@@ -102,15 +104,16 @@ pub(crate) fn explicit_quantile(
 }
 
 pub(crate) fn exp_histogram_quantile() -> ScalarUDF {
-    create_udf(
+    let args = vec![
+        DataType::Float64,
+        DataType::Int32,
+        DataType::UInt64,
+        DataType::Int32,
+        list_of(DataType::UInt64),
+    ];
+    let udf = create_udf(
         "exp_histogram_quantile",
-        vec![
-            DataType::Float64,
-            DataType::Int32,
-            DataType::UInt64,
-            DataType::Int32,
-            list_of(DataType::UInt64),
-        ],
+        args.clone(),
         DataType::Float64,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
@@ -138,7 +141,8 @@ pub(crate) fn exp_histogram_quantile() -> ScalarUDF {
             }
             Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
         }),
-    )
+    );
+    super::coerced(udf, args)
 }
 
 /// Quantile of positive exponential buckets; `None` when empty.
