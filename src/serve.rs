@@ -177,9 +177,15 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
                 .await
         }
     });
+    let slo_ctx = crate::slo::engine_context(
+        engine.context(),
+        &data_dir.join("_tmp"),
+        settings.query_memory_bytes,
+    )
+    .context("cannot set up the SLO engine's query context")?;
     let slo_loop = tokio::spawn(crate::slo::run(
         settings.slo.clone(),
-        engine.context().clone(),
+        slo_ctx,
         slo_handle,
         slo_metrics,
         rule_metrics,

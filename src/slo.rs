@@ -2,7 +2,8 @@
 //! evaluate the SLOs, evaluate the SQL alert rules, publish `slo_status` / `slo_rules` / gauges
 //! / `/api/v1/slos` / `/api/v1/rules`; snapshot rollups to disk every few minutes and at
 //! shutdown so a restart resumes instead of rebuilding. A failing rule never stops SLO
-//! evaluation, and a failing SLO tick never stops the rules.
+//! evaluation, and a failing SLO tick never stops the rules. The loop queries through
+//! [`engine_context`]: its own memory pool, spilling to `data/_tmp`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -20,6 +21,40 @@ use tracing::{debug, info, warn};
 use crate::config::SloSettings;
 
 const SAVE_EVERY: Duration = Duration::from_secs(300);
+/// Most disk the SLO engine's spill files may take.
+const SPILL_LIMIT: u64 = 4 << 30;
+
+/// The SLO engine's own view of the shared catalog: the same tables, catalogue views, SLO tables
+/// and functions (one catalog list), but its own memory pool of `memory_bytes` and a spill
+/// directory (`data/_tmp`, emptied here: spill files of an earlier process are garbage). A heavy
+/// evaluation tick (rollups and rules over the last hours of raw spans under a high ingest
+/// rate) then spills and slows down instead of failing with "Memory Exhausted", and never
+/// takes memory from interactive queries, which keep their own pool and no spilling.
+pub(crate) fn engine_context(
+    shared: &SessionContext,
+    spill_dir: &std::path::Path,
+    memory_bytes: usize,
+) -> anyhow::Result<SessionContext> {
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    if spill_dir.exists() {
+        std::fs::remove_dir_all(spill_dir)?;
+    }
+    std::fs::create_dir_all(spill_dir)?;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(memory_bytes, 1.0)
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()]))
+                .with_max_temp_directory_size(SPILL_LIMIT),
+        )
+        .build_arc()?;
+    let state = SessionStateBuilder::new_from_existing(shared.state())
+        .with_runtime_env(runtime)
+        .build();
+    Ok(SessionContext::new_with_state(state))
+}
 
 pub(crate) async fn run(
     settings: SloSettings,

@@ -1,1 +1,27 @@
-//! placeholder
+//! slod's alerting: from the SLO engine's alert conditions to notifications people can act
+//! on, with Alertmanager's semantics, because every on-call team already knows them (DESIGN §5).
+//!
+//! The pipeline is small stages, each a pure function of its input and the time it is given
+//! (so tests replay any schedule exactly, with no sleeps):
+//!
+//! - [`labels`]: label sets and Alertmanager's fingerprints;
+//! - [`matcher`]: `name="value"`, `!=`, `=~`, `!~` matchers;
+//! - [`route`]: the routing tree (`matchers`, `continue`, nested routes, inherited `group_by`
+//!   and timers) and its route keys;
+//! - [`dispatch`]: aggregation groups with `group_wait` / `group_interval` timers;
+//! - [`inhibit`]: inhibition rules (a firing page mutes the ticket of the same SLO);
+//! - [`silence`]: silences with matchers, creator, comment and expiry;
+//! - [`dedup`]: the notification log and Alertmanager's dedup decision with its reasons;
+//! - [`webhook`]: the Alertmanager webhook v4 payload.
+//!
+//! Not yet here (see the alerting issue): alert state from conditions with `for` and hold-down,
+//! the durable outbox, delivery with retries, the `alertmanager` receiver, the HTTP API and CLI.
+
+pub mod dedup;
+pub mod dispatch;
+pub mod inhibit;
+pub mod labels;
+pub mod matcher;
+pub mod route;
+pub mod silence;
+pub mod webhook;

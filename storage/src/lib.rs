@@ -17,6 +17,7 @@ mod flush;
 mod maintenance;
 mod memtable;
 mod metrics;
+mod prune;
 mod schema;
 mod store;
 mod table;

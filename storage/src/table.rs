@@ -10,6 +10,7 @@ use datafusion::common::DFSchema;
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result as DfResult;
@@ -20,6 +21,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::prelude::SessionContext;
 
+use crate::prune::{TimeRange, is_id_lookup};
 use crate::schema::Table;
 use crate::store::Storage;
 
@@ -74,18 +76,33 @@ impl TableProvider for SnapshotTable {
             projection.cloned(),
         )?);
 
-        if !snap.files.is_empty() {
+        // Only the files whose time range the filters allow (the manifest knows each range).
+        let range = TimeRange::from_filters(filters, self.table.time_column());
+        let files: Vec<_> = snap
+            .files
+            .iter()
+            .filter(|f| range.overlaps(f.min_time_ns, f.max_time_ns))
+            .collect();
+        if !files.is_empty() {
+            // Files are immutable (a new name for every write), so their footers and page
+            // indexes are cached across queries in the runtime's metadata cache.
+            let runtime = state.runtime_env();
+            let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
+            let reader =
+                CachedParquetFileReaderFactory::new(store, runtime.cache_manager.get_file_metadata_cache());
             let mut source = ParquetSource::new(schema.clone())
+                .with_parquet_file_reader_factory(Arc::new(reader))
                 .with_bloom_filter_on_read(true)
-                .with_enable_page_index(true);
+                .with_enable_page_index(true)
+                .with_pushdown_filters(is_id_lookup(filters));
             if let Some(expr) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(expr, &df_schema)?);
             }
-            let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); parts.min(snap.files.len())];
+            let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); parts.min(files.len())];
             let n = groups.len();
             let root = self.storage.data_dir();
-            for (i, f) in snap.files.iter().enumerate() {
+            for (i, f) in files.iter().enumerate() {
                 let abs = root.join(&f.path);
                 let key = abs.to_string_lossy().trim_start_matches('/').to_string();
                 groups[i % n].push(PartitionedFile::new(key, f.bytes));
