@@ -100,7 +100,15 @@ mod tests {
         let now = 10 * 3600 * S;
         let recent = now - 60 * S;
         let old = now - 5 * 3600 * S;
-        let cases: Vec<(&str, Option<NflogEntry>, &[u64], &[u64], bool, Option<Reason>)> = vec![
+        type Case<'a> = (
+            &'a str,
+            Option<NflogEntry>,
+            &'a [u64],
+            &'a [u64],
+            bool,
+            Option<Reason>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "never notified, firing",
                 None,

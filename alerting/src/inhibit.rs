@@ -142,7 +142,11 @@ mod tests {
         })
         .unwrap();
         let outage = labels([("alertname", "Outage")]);
-        assert!(is_inhibited(&[src_only.clone()], &a, [outage.clone()].iter()));
+        assert!(is_inhibited(
+            std::slice::from_ref(&src_only),
+            &a,
+            std::slice::from_ref(&outage).iter()
+        ));
         let a_in_eu = labels([("alertname", "A"), ("cluster", "eu")]);
         assert!(!is_inhibited(&[src_only], &a_in_eu, [outage].iter()));
     }

@@ -12,9 +12,10 @@
 //! - [`inhibit`]: inhibition rules (a firing page mutes the ticket of the same SLO);
 //! - [`silence`]: silences with matchers, creator, comment and expiry;
 //! - [`dedup`]: the notification log and Alertmanager's dedup decision with its reasons;
+//! - [`state`]: alert state from the SLO engine's conditions (pending, firing, hold-down, resolved);
 //! - [`webhook`]: the Alertmanager webhook v4 payload.
 //!
-//! Not yet here (see the alerting issue): alert state from conditions with `for` and hold-down,
+//! Not yet here (see the alerting issue): wiring into `slod serve`,
 //! the durable outbox, delivery with retries, the `alertmanager` receiver, the HTTP API and CLI.
 
 pub mod dedup;
@@ -24,4 +25,5 @@ pub mod labels;
 pub mod matcher;
 pub mod route;
 pub mod silence;
+pub mod state;
 pub mod webhook;

@@ -180,7 +180,7 @@ mod tests {
             "\"truncatedAlerts\"",
         ]
         .to_vec();
-        let positions: Vec<usize> = keys.iter().map(|k| json.rfind(k).unwrap()).collect();
+        let positions: Vec<usize> = keys.iter().map(|k| json.find(k).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
         assert_eq!(m.status, "firing");
         assert_eq!(m.alerts[0].labels["faas_name"], "a"); // sorted by labels

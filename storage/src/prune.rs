@@ -201,7 +201,7 @@ mod tests {
             col("start_time").not_between(ts(1), ts(2)),                 // negated
             col("start_time").gt(ts(1)).or(col("start_time").lt(ts(0))), // OR
         ] {
-            let r = TimeRange::from_filters(&[f.clone()], "start_time");
+            let r = TimeRange::from_filters(std::slice::from_ref(&f), "start_time");
             assert_eq!(r, TimeRange::default(), "{f}");
             assert!(r.overlaps(i64::MIN, i64::MAX));
         }
