@@ -13,16 +13,20 @@
 //! - [`silence`]: silences with matchers, creator, comment and expiry;
 //! - [`dedup`]: the notification log and Alertmanager's dedup decision with its reasons;
 //! - [`state`]: alert state from the SLO engine's conditions (pending, firing, hold-down, resolved);
-//! - [`webhook`]: the Alertmanager webhook v4 payload.
+//! - [`webhook`]: the Alertmanager webhook v4 payload;
+//! - [`outbox`]: the durable outbox and notification log (at-least-once, stable idempotency keys);
+//! - [`deliver`]: one signed webhook attempt and its retry classification, and the backoff.
 //!
-//! Not yet here (see the alerting issue): wiring into `slod serve`,
-//! the durable outbox, delivery with retries, the `alertmanager` receiver, the HTTP API and CLI.
+//! Not yet here (see the alerting issue): the loop that drives these in `slod serve`, the
+//! `alertmanager` receiver, the HTTP API and CLI, and the end-to-end tests.
 
 pub mod dedup;
+pub mod deliver;
 pub mod dispatch;
 pub mod inhibit;
 pub mod labels;
 pub mod matcher;
+pub mod outbox;
 pub mod route;
 pub mod silence;
 pub mod state;
