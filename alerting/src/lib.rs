@@ -15,7 +15,8 @@
 //! - [`state`]: alert state from the SLO engine's conditions (pending, firing, hold-down, resolved);
 //! - [`webhook`]: the Alertmanager webhook v4 payload;
 //! - [`outbox`]: the durable outbox and notification log (at-least-once, stable idempotency keys);
-//! - [`deliver`]: one signed webhook attempt and its retry classification, and the backoff.
+//! - [`deliver`]: one signed webhook attempt and its retry classification, and the backoff;
+//! - [`pipeline`]: the stages composed, one call per evaluation or timer tick.
 //!
 //! Not yet here (see the alerting issue): the loop that drives these in `slod serve`, the
 //! `alertmanager` receiver, the HTTP API and CLI, and the end-to-end tests.
@@ -27,6 +28,7 @@ pub mod inhibit;
 pub mod labels;
 pub mod matcher;
 pub mod outbox;
+pub mod pipeline;
 pub mod route;
 pub mod silence;
 pub mod state;
