@@ -33,6 +33,21 @@ enum Which {
     Slo(slo::SloArgs),
     /// Typical SLI queries over pgwire on >= 10 M spans in Parquet, beside DuckDB on the same files.
     Query(query::QueryArgs),
+    /// Every benchmark above in turn, with their default sizes; writes bench/report.md.
+    All(AllArgs),
+}
+
+#[derive(Debug, Args)]
+struct AllArgs {
+    /// Where the report goes.
+    #[arg(long, default_value = "bench/report.md")]
+    output: PathBuf,
+    /// Spans for the query benchmark.
+    #[arg(long, default_value_t = 10_000_000)]
+    spans: u64,
+    /// Python interpreter with the `duckdb` package (the query benchmark's baseline).
+    #[arg(long, env = "SLOD_BENCH_PYTHON", default_value = ".venv/bin/python")]
+    python: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +94,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
         Which::Ingest(a) => ingest(a).await,
         Which::Slo(a) => slo::run(a),
         Which::Query(a) => query::run(a).await,
+        Which::All(a) => all(a).await,
     }
 }
 
@@ -447,4 +463,103 @@ impl Stages {
             encode_seconds: value("slod_storage_write_stage_seconds_total{stage=\"encode\"}"),
         }
     }
+}
+
+/// One line about the machine: cores, memory, CPU model, from /proc.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / (1 << 20) as f64);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cores} cores, {mem_gib:.0} GiB, {cpu}")
+}
+
+/// `slod bench all`: ingest, SLO and query benchmarks one after another (never two at a time:
+/// they would share the cores), then bench/report.md with every table, the machine and the commit.
+async fn all(a: AllArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let dir = tempfile::tempdir()?;
+    let part = |name: &str| dir.path().join(format!("{name}.md"));
+    println!("== slod bench ingest --seconds 20");
+    let ingest_ok = ingest(IngestArgs {
+        seconds: 20,
+        connections: 8,
+        spans_per_request: 512,
+        distinct: 64,
+        output: Some(part("ingest")),
+        no_slo_comparison: false,
+    })
+    .await?;
+    println!("== slod bench slo --slos 1000 --days 30 --runs 3");
+    let slo_ok = slo::run(slo::SloArgs {
+        slos: 1000,
+        days: 30,
+        runs: 3,
+        output: Some(part("slo")),
+    })?;
+    println!("== slod bench query --spans {}", a.spans);
+    let query_ok = query::run(query::QueryArgs {
+        spans: a.spans,
+        runs: 5,
+        python: a.python.clone(),
+        data_dir: None,
+        output: Some(part("query")),
+    })
+    .await?;
+    let read = |name: &str| {
+        std::fs::read_to_string(part(name))
+            .unwrap_or_else(|_| "(no report: it failed, see its output)\n".into())
+    };
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let report = format!(
+        "# slod benchmark report\n\n\
+         `slod bench all` at commit `{commit}`, {date}, on {machine}; release build; {secs:.0} s in all.\n\
+         Every ratio is to a baseline measured in the same run.\n\n\
+         ## Ingest (`slod bench ingest --seconds 20`)\n\n\
+         OTLP/HTTP protobuf, 512 spans a request, 8 connections, fsync on; baselines: protobuf decode\n\
+         only and decode + Arrow conversion on one core; then the same load with the SLO engine busy.\n\n{ingest}\n\
+         ## SLO evaluation (`slod bench slo --slos 1000 --days 30 --runs 3`)\n\n{slo}\n\
+         ## Queries (`slod bench query --spans {spans}`)\n\n{query}",
+        date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        machine = machine(),
+        secs = started.elapsed().as_secs_f64(),
+        ingest = read("ingest"),
+        slo = read("slo"),
+        spans = a.spans,
+        query = read("query"),
+    );
+    if let Some(parent) = a.output.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&a.output, &report).with_context(|| format!("cannot write {}", a.output.display()))?;
+    println!(
+        "wrote {} ({:.0} s)",
+        a.output.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let ok = [ingest_ok, slo_ok, query_ok]
+        .iter()
+        .all(|c| *c == ExitCode::SUCCESS);
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

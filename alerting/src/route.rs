@@ -142,25 +142,16 @@ impl Route {
         parent_key: Option<&str>,
         path: &str,
     ) -> Result<Route, RouteError> {
-        let mut list = Matchers::parse(&c.matchers).map_err(|source| RouteError::Matcher {
+        let at = |source: MatcherError| RouteError::Matcher {
             path: path.to_string(),
             source,
-        })?;
+        };
+        let mut list = Matchers::parse(&c.matchers).map_err(at)?;
         for (k, v) in &c.match_eq {
-            list.0.push(
-                Matcher::new(k, MatchOp::Equal, v).map_err(|source| RouteError::Matcher {
-                    path: path.to_string(),
-                    source,
-                })?,
-            );
+            list.0.push(Matcher::new(k, MatchOp::Equal, v).map_err(at)?);
         }
         for (k, v) in &c.match_re {
-            list.0.push(
-                Matcher::new(k, MatchOp::Regex, v).map_err(|source| RouteError::Matcher {
-                    path: path.to_string(),
-                    source,
-                })?,
-            );
+            list.0.push(Matcher::new(k, MatchOp::Regex, v).map_err(at)?);
         }
         let group_by = match &c.group_by {
             None => parent.group_by.clone(),

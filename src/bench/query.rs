@@ -43,20 +43,20 @@ const DAY_S: u64 = 86_400;
 pub(crate) struct QueryArgs {
     /// Spans to generate (at least): one simulated day of `mixed` traffic at this volume.
     #[arg(long, default_value_t = 10_000_000)]
-    spans: u64,
+    pub(super) spans: u64,
     /// Timed runs per query after one warm-up run; the median is reported.
     #[arg(long, default_value_t = 5)]
-    runs: usize,
+    pub(super) runs: usize,
     /// Python interpreter with the `duckdb` package.
     #[arg(long, env = "SLOD_BENCH_PYTHON", default_value = ".venv/bin/python")]
-    python: PathBuf,
+    pub(super) python: PathBuf,
     /// Data directory to generate into and query; reused as it is when it already holds
     /// spans. Default: a temporary directory, removed at the end.
     #[arg(long)]
-    data_dir: Option<PathBuf>,
+    pub(super) data_dir: Option<PathBuf>,
     /// Write the report (Markdown) here as well as printing it.
     #[arg(long)]
-    output: Option<PathBuf>,
+    pub(super) output: Option<PathBuf>,
 }
 
 /// One question, in slod's SQL and in DuckDB's.

@@ -16,13 +16,16 @@ use slod_slo::spec::parse_file;
 pub(crate) struct SloArgs {
     /// SLOs (one instance each).
     #[arg(long, default_value_t = 1000)]
-    slos: usize,
+    pub(super) slos: usize,
     /// Days of rollups behind each SLO.
     #[arg(long, default_value_t = 30)]
-    days: i64,
+    pub(super) days: i64,
     /// Timed repetitions (the median is reported).
     #[arg(long, default_value_t = 5)]
-    runs: usize,
+    pub(super) runs: usize,
+    /// Write the report (Markdown) here as well as printing it.
+    #[arg(long)]
+    pub(super) output: Option<std::path::PathBuf>,
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -134,31 +137,36 @@ pub(crate) fn run(a: SloArgs) -> Result<ExitCode> {
     let (load, eval) = (median(cold_load), median(cold_eval));
 
     let per_slo_us = ms(warm) * 1e3 / a.slos as f64;
-    println!();
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!(
-        "| warm tick, {} SLOs (all windows, budgets, states) | {:.1} ms ({per_slo_us:.1} µs per SLO) |",
+    let mut report = String::new();
+    report.push_str("| measure | value |\n|---|---|\n");
+    report.push_str(&format!(
+        "| warm tick, {} SLOs (all windows, budgets, states) | {:.1} ms ({per_slo_us:.1} µs per SLO) |\n",
         a.slos,
         ms(warm)
-    );
-    println!(
-        "| cold tick: read snapshot ({:.1} MB Parquet, {rows} rows) + evaluate | {:.1} ms + {:.1} ms = {:.1} ms |",
+    ));
+    report.push_str(&format!(
+        "| cold tick: read snapshot ({:.1} MB Parquet, {rows} rows) + evaluate | {:.1} ms + {:.1} ms = {:.1} ms |\n",
         size as f64 / 1e6,
         ms(load),
         ms(eval),
         ms(load + eval)
-    );
-    println!("| snapshot write | {:.1} ms |", ms(save));
-    println!(
-        "| target: warm tick ≤ 1 s | {} ({:.0}× under) |",
+    ));
+    report.push_str(&format!("| snapshot write | {:.1} ms |\n", ms(save)));
+    report.push_str(&format!(
+        "| target: warm tick ≤ 1 s | {} ({:.0}× under) |\n",
         if warm <= Duration::from_secs(1) {
             "met"
         } else {
             "NOT met"
         },
         1000.0 / ms(warm).max(1e-9)
-    );
-    println!("| conditions at the last tick | {firing} (expected 0: the synthetic SLIs are within budget) |");
+    ));
+    report.push_str(&format!(
+        "| conditions at the last tick | {firing} (expected 0: the synthetic SLIs are within budget) |\n"
+    ));
+    println!("\n{report}");
+    if let Some(path) = &a.output {
+        std::fs::write(path, &report)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

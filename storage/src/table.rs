@@ -25,6 +25,9 @@ use crate::prune::{TimeRange, is_id_lookup};
 use crate::schema::Table;
 use crate::store::Storage;
 
+/// File groups (concurrent file streams) for a lookup by id.
+const ID_LOOKUP_PARTITIONS: usize = 8;
+
 /// One telemetry table as DataFusion sees it.
 #[derive(Debug)]
 pub struct SnapshotTable {
@@ -84,6 +87,7 @@ impl TableProvider for SnapshotTable {
             .filter(|f| range.overlaps(f.min_time_ns, f.max_time_ns))
             .collect();
         if !files.is_empty() {
+            let lookup = is_id_lookup(filters);
             // Files are immutable (a new name for every write), so their footers and page
             // indexes are cached across queries in the runtime's metadata cache.
             let runtime = state.runtime_env();
@@ -94,11 +98,18 @@ impl TableProvider for SnapshotTable {
                 .with_parquet_file_reader_factory(Arc::new(reader))
                 .with_bloom_filter_on_read(true)
                 .with_enable_page_index(true)
-                .with_pushdown_filters(is_id_lookup(filters));
+                .with_pushdown_filters(lookup);
             if let Some(expr) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(expr, &df_schema)?);
             }
+            // An id lookup does little work per file but waits on a few small reads in each
+            // (footer from cache, bloom filter): more file groups overlap those waits.
+            let parts = if lookup {
+                parts.max(ID_LOOKUP_PARTITIONS)
+            } else {
+                parts
+            };
             let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); parts.min(files.len())];
             let n = groups.len();
             let root = self.storage.data_dir();

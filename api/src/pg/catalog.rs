@@ -103,32 +103,42 @@ fn current_setting(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionEr
             None => exec_err!("unrecognized configuration parameter \"{name}\""),
         }
     };
+    let usage =
+        "current_setting(text) takes the name of a setting, e.g. current_setting('server_version_num')";
+    Ok(match text_arg(args, usage)? {
+        TextArg::Scalar(v) => ColumnarValue::Scalar(ScalarValue::Utf8(v.as_deref().map(lookup).transpose()?)),
+        TextArg::Column(names) => {
+            let out = names
+                .iter()
+                .map(|n| n.map(lookup).transpose())
+                .collect::<Result<StringArray, _>>()?;
+            ColumnarValue::Array(Arc::new(out) as ArrayRef)
+        }
+    })
+}
+
+/// The one text argument of a catalog function: a constant (`None` = NULL) or a column.
+enum TextArg {
+    Scalar(Option<String>),
+    Column(StringArray),
+}
+
+fn text_arg(args: &[ColumnarValue], usage: &str) -> Result<TextArg, DataFusionError> {
     match args.first() {
-        Some(ColumnarValue::Scalar(s)) => match s {
-            ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => Ok(
-                ColumnarValue::Scalar(ScalarValue::Utf8(v.as_deref().map(lookup).transpose()?)),
-            ),
-            other => exec_err!("current_setting(text): the setting name must be text, got {other}"),
-        },
+        Some(ColumnarValue::Scalar(
+            ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v),
+        )) => Ok(TextArg::Scalar(v.clone())),
+        Some(ColumnarValue::Scalar(ScalarValue::Null)) => Ok(TextArg::Scalar(None)),
+        Some(ColumnarValue::Scalar(other)) => exec_err!("{usage}; got {other}"),
         Some(ColumnarValue::Array(a)) => {
             let cast = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
             let names = cast
                 .as_any()
                 .downcast_ref::<StringArray>()
-                .ok_or_else(|| DataFusionError::Execution("current_setting(text): expected text".into()))?;
-            let mut out = Vec::with_capacity(names.len());
-            for i in 0..names.len() {
-                out.push(if names.is_null(i) {
-                    None
-                } else {
-                    Some(lookup(names.value(i))?)
-                });
-            }
-            Ok(ColumnarValue::Array(Arc::new(StringArray::from(out)) as ArrayRef))
+                .ok_or_else(|| DataFusionError::Execution(format!("{usage}; got {}", a.data_type())))?;
+            Ok(TextArg::Column(names.clone()))
         }
-        None => exec_err!(
-            "current_setting(text) takes the name of a setting, e.g. current_setting('server_version_num')"
-        ),
+        None => exec_err!("{usage}"),
     }
 }
 
@@ -301,25 +311,18 @@ pub(crate) fn regtype(name: &str) -> Option<i32> {
 /// `to_regtype(text)`: the type's OID, or NULL when there is no such type (psycopg's
 /// `TypeInfo.fetch` asks this on behalf of adapters: `hstore` is absent here).
 fn to_regtype(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
-    match args.first() {
-        Some(ColumnarValue::Scalar(s)) => match s {
-            ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => Ok(
-                ColumnarValue::Scalar(ScalarValue::Int32(v.as_deref().and_then(regtype))),
-            ),
-            ScalarValue::Null => Ok(ColumnarValue::Scalar(ScalarValue::Int32(None))),
-            other => exec_err!("to_regtype(text): the type name must be text, got {other}"),
+    Ok(
+        match text_arg(
+            args,
+            "to_regtype(text) takes a type name, e.g. to_regtype('json')",
+        )? {
+            TextArg::Scalar(v) => ColumnarValue::Scalar(ScalarValue::Int32(v.as_deref().and_then(regtype))),
+            TextArg::Column(names) => {
+                let out: Int32Array = names.iter().map(|n| n.and_then(regtype)).collect();
+                ColumnarValue::Array(Arc::new(out) as ArrayRef)
+            }
         },
-        Some(ColumnarValue::Array(a)) => {
-            let cast = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
-            let names = cast
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| DataFusionError::Execution("to_regtype(text): expected text".into()))?;
-            let out: Int32Array = names.iter().map(|n| n.and_then(regtype)).collect();
-            Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
-        }
-        None => exec_err!("to_regtype(text) takes a type name, e.g. to_regtype('json')"),
-    }
+    )
 }
 
 #[cfg(test)]
