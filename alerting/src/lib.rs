@@ -16,11 +16,14 @@
 //! - [`webhook`]: the Alertmanager webhook v4 payload;
 //! - [`outbox`]: the durable outbox and notification log (at-least-once, stable idempotency keys);
 //! - [`deliver`]: one signed webhook attempt and its retry classification, and the backoff;
-//! - [`pipeline`]: the stages composed, one call per evaluation or timer tick.
+//! - [`pipeline`]: the stages composed, one call per evaluation or timer tick;
+//! - [`config`]: the `alerting:` section (Alertmanager's shape), checked with every problem's path.
 //!
-//! Not yet here (see the alerting issue): the loop that drives these in `slod serve`, the
+//! Not yet here (see the alerting issue): the loop that drives these in `slod serve` (and
+//! `src/config.rs` reading the section through [`config`]), the
 //! `alertmanager` receiver, the HTTP API and CLI, and the end-to-end tests.
 
+pub mod config;
 pub mod dedup;
 pub mod deliver;
 pub mod dispatch;
