@@ -42,6 +42,10 @@ pub struct Decided {
     pub notification: Notification,
     pub reason: Reason,
     pub message: webhook::WebhookMessage,
+    /// `false`: nothing to tell the receiver (every alert resolved and `send_resolved` is
+    /// off). Record it in the notification log without calling the receiver, as Alertmanager
+    /// does, so the same alerts firing again later count as new.
+    pub send: bool,
 }
 
 #[derive(Debug)]
@@ -133,8 +137,8 @@ impl Pipeline {
                 now_ns,
             );
             if let Some(reason) = reason {
-                // Without send_resolved, resolved alerts are not listed (but an all-resolved
-                // notification still goes out so the receiver's state is cleared).
+                // Without send_resolved, resolved alerts are not listed, and a notification
+                // left with no alert is only logged.
                 let listed: Vec<Alert> = if opts.send_resolved {
                     alerts.clone()
                 } else {
@@ -144,11 +148,12 @@ impl Pipeline {
                         .cloned()
                         .collect()
                 };
+                let send = !listed.is_empty();
                 let message = webhook::message(
                     &receiver,
                     &flush.group_key,
                     &flush.group_labels,
-                    if listed.is_empty() { &alerts } else { &listed },
+                    if send { &listed } else { &alerts },
                     &self.external_url,
                     opts.max_alerts,
                     now_ns,
@@ -166,6 +171,7 @@ impl Pipeline {
                     },
                     reason,
                     message,
+                    send,
                 });
             }
             self.dispatcher.flushed(&flush, now_ns);
@@ -343,6 +349,47 @@ mod tests {
                 .all(|a| a.ends_at != webhook::ZERO_TIME)
         );
         assert!(h.p.alerts().is_empty());
+    }
+
+    #[test]
+    fn without_send_resolved_the_resolution_is_logged_not_sent() {
+        let mut h = Harness::new();
+        h.p.receivers.insert(
+            "default".into(),
+            ReceiverOpts {
+                send_resolved: false,
+                max_alerts: 0,
+            },
+        );
+        let mut t = 0;
+        let mut out = Vec::new();
+        while t < 300 * S {
+            out.extend(h.tick(&all_firing(2, "page", t), &[], t));
+            t += 30 * S;
+        }
+        assert_eq!(out.len(), 1);
+        assert!(out[0].send);
+        let mut after = Vec::new();
+        while t < 1500 * S {
+            after.extend(h.tick(&[], &[], t));
+            t += 30 * S;
+        }
+        assert_eq!(after.len(), 1);
+        assert_eq!(
+            (after[0].reason, after[0].send),
+            (Reason::AllAlertsResolved, false)
+        );
+        // Logged: the same alerts firing again are a first notification, sent.
+        let mut again = Vec::new();
+        while t < 1700 * S {
+            again.extend(h.tick(&all_firing(2, "page", t), &[], t));
+            t += 30 * S;
+        }
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].reason, again[0].send),
+            (Reason::FirstNotification, true)
+        );
     }
 
     #[test]
