@@ -110,11 +110,10 @@ impl AlertingConfig {
                 ));
             }
         }
-        let route_config = self.route.clone().unwrap_or_else(|| RouteConfig {
+        let mut route_config = self.route.clone().unwrap_or_else(|| RouteConfig {
             receiver: self.receivers.first().map(|r| r.name.clone()),
             ..RouteConfig::default()
         });
-        let mut route_config = route_config;
         if route_config.group_by.is_none() {
             route_config.group_by = Some(
                 ["alertname", "slo", "service", "workflow"]

@@ -72,8 +72,8 @@ pub fn needs_update(
     if send_resolved && !resolved.is_subset(&last.resolved) {
         return Some(Reason::SomeAlertsResolved);
     }
-    let repeat_ns = i64::try_from(repeat_interval.as_nanos()).unwrap_or(i64::MAX);
-    (last.timestamp_ns < now_ns.saturating_sub(repeat_ns)).then_some(Reason::RepeatIntervalElapsed)
+    (last.timestamp_ns < now_ns.saturating_sub(crate::ns(repeat_interval)))
+        .then_some(Reason::RepeatIntervalElapsed)
 }
 
 #[cfg(test)]

@@ -7,16 +7,12 @@
 //! schedule exactly.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::labels::{LabelSet, fingerprint, label_set_string};
+use crate::ns;
 use crate::route::{Route, RouteOpts};
-
-fn ns(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
-}
 
 /// One alert as the alerting pipeline sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -36,3 +36,8 @@ pub mod route;
 pub mod silence;
 pub mod state;
 pub mod webhook;
+
+/// A duration in nanoseconds, saturating (alert times are unix nanoseconds).
+pub(crate) fn ns(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}

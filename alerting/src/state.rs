@@ -17,10 +17,7 @@ use slod_slo::condition::{AlertCondition, ConditionState};
 
 use crate::dispatch::Alert;
 use crate::labels::{LabelSet, fingerprint};
-
-fn ns(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
-}
+use crate::ns;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

@@ -87,27 +87,24 @@ impl TimeRange {
 /// group or two survive the bloom filter, and decoding just the id column there first
 /// (Parquet filter pushdown) saves decoding every other projected column of ~100k rows.
 pub(crate) fn is_id_lookup(filters: &[Expr]) -> bool {
-    filters.iter().any(|f| match f {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Eq,
-            right,
-        }) => {
-            let id = |e: &Expr| {
-                ["trace_id", "span_id", "parent_span_id"]
-                    .iter()
-                    .any(|c| is_column(e, c))
-            };
-            let lit = |e: &Expr| matches!(e, Expr::Literal(..));
-            (id(left) && lit(right)) || (lit(left) && id(right))
-        }
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => is_id_lookup(&[left.as_ref().clone(), right.as_ref().clone()]),
+    filters.iter().any(looks_up_id)
+}
+
+fn looks_up_id(e: &Expr) -> bool {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+        return false;
+    };
+    let id = |e: &Expr| {
+        ["trace_id", "span_id", "parent_span_id"]
+            .iter()
+            .any(|c| is_column(e, c))
+    };
+    let lit = |e: &Expr| matches!(e, Expr::Literal(..));
+    match op {
+        Operator::Eq => (id(left) && lit(right)) || (lit(left) && id(right)),
+        Operator::And => looks_up_id(left) || looks_up_id(right),
         _ => false,
-    })
+    }
 }
 
 fn is_column(e: &Expr, column: &str) -> bool {

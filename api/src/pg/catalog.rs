@@ -15,7 +15,9 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DataFusionError, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlan, Projection, Volatility, create_udf};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, LogicalPlan, Projection, ScalarUDF, Volatility, create_udf,
+};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
@@ -61,7 +63,7 @@ pub(crate) fn setting(name: &str) -> Option<&'static str> {
 
 pub(crate) fn register(ctx: &SessionContext) -> Result<(), DataFusionError> {
     setup_pg_catalog(ctx, CATALOG, EmptyContextProvider).map_err(|e| *e)?;
-    ctx.add_analyzer_rule(Arc::new(PgColumnTypes));
+    ctx.add_analyzer_rule(Arc::new(PgColumnTypes::new()));
     ctx.register_udf(create_udf(
         "current_setting",
         vec![DataType::Utf8],
@@ -183,15 +185,13 @@ pub(crate) fn pg_data_type(arrow: &str) -> String {
 /// Analyzer rule: every scan of `information_schema.columns` is wrapped in a projection that
 /// passes each column through, `data_type` through [`pg_data_type`]. HTTP and pgwire share it.
 #[derive(Debug)]
-struct PgColumnTypes;
+struct PgColumnTypes {
+    udf: Arc<ScalarUDF>,
+}
 
-impl AnalyzerRule for PgColumnTypes {
-    fn name(&self) -> &str {
-        "slod_pg_column_types"
-    }
-
-    fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan, DataFusionError> {
-        let udf = Arc::new(create_udf(
+impl PgColumnTypes {
+    fn new() -> PgColumnTypes {
+        let udf = create_udf(
             "slod_pg_data_type",
             vec![DataType::Utf8],
             DataType::Utf8,
@@ -205,7 +205,18 @@ impl AnalyzerRule for PgColumnTypes {
                 let out: StringArray = names.iter().map(|n| n.map(pg_data_type)).collect();
                 Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
             }),
-        ));
+        );
+        PgColumnTypes { udf: Arc::new(udf) }
+    }
+}
+
+impl AnalyzerRule for PgColumnTypes {
+    fn name(&self) -> &str {
+        "slod_pg_column_types"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan, DataFusionError> {
+        let udf = &self.udf;
         plan.transform_up_with_subqueries(|node| {
             let LogicalPlan::TableScan(scan) = &node else {
                 return Ok(Transformed::no(node));
