@@ -20,6 +20,10 @@ if ! command -v psql >/dev/null; then
 fi
 ./scripts/setup-node.sh
 
+step "Alertmanager (Debian's prometheus-alertmanager) for the alerting e2e tests"
+SLOD_TEST_ALERTMANAGER="$(./scripts/setup-alertmanager.sh | tail -n 1)"
+export SLOD_TEST_ALERTMANAGER
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

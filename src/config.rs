@@ -1,8 +1,8 @@
 //! `slod.yaml`: one file, one schema (DESIGN §8). Parse (serde, unknown keys refused) →
 //! `validate()` (all errors, each with its key path) → runtime values.
 //!
-//! The `alerting` section, whose issue has not landed yet, is accepted as written and reported
-//! as not yet in effect, so a complete example config already loads.
+//! The `alerting` section mirrors Alertmanager's config (route, inhibit_rules, receivers);
+//! [`slod_alerting::config`] checks it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ pub(crate) struct Config {
     pub(crate) pg: PgConfig,
     pub(crate) query: QueryConfig,
     pub(crate) slo: SloConfig,
-    pub(crate) alerting: Option<serde_yaml::Value>,
+    pub(crate) alerting: Option<slod_alerting::config::AlertingConfig>,
 }
 
 impl Default for Config {
@@ -267,6 +267,7 @@ pub(crate) struct Settings {
     pub(crate) query_token: Option<String>,
     pub(crate) slo: SloSettings,
     pub(crate) catalogue: slod_slo::catalogue::CatalogueSettings,
+    pub(crate) alerting: slod_alerting::config::Alerting,
 }
 
 /// Validated `slo:` settings.
@@ -286,6 +287,8 @@ pub(crate) struct SloSettings {
     pub(crate) rules: Vec<slod_slo::rules::RuleSpec>,
     /// Bounds each rule's query (`limits.query_timeout`).
     pub(crate) rule_timeout: Duration,
+    /// `slo.hold_down`: how long a condition must stay clear before its alert resolves.
+    pub(crate) hold_down: Duration,
 }
 
 impl Config {
@@ -329,7 +332,7 @@ impl Config {
             errors.push("slo.evaluation_interval: must be at least 1s, e.g. 30s".into());
         }
         let no_data_after = duration("slo.no_data_after", &c.no_data_after, errors);
-        duration("slo.hold_down", &c.hold_down, errors);
+        let hold_down = duration("slo.hold_down", &c.hold_down, errors);
         if c.min_bad_events.is_nan() || c.min_bad_events < 1.0 {
             errors.push(format!(
                 "slo.min_bad_events: {} must be at least 1 (1 turns the low-traffic guard off)",
@@ -368,6 +371,7 @@ impl Config {
             default_rules: c.default_rules,
             rules: Vec::new(),
             rule_timeout: Duration::from_secs(30),
+            hold_down: hold_down?,
             eval: slod_slo::evaluator::EvalSettings {
                 policy,
                 guard: slod_slo::burn::Guard {
@@ -492,6 +496,14 @@ impl Config {
             ));
         }
         let slo = self.slo_settings(&mut errors);
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let alerting = match self.alerting.clone().unwrap_or_default().resolve(&env) {
+            Ok(a) => Some(a),
+            Err(problems) => {
+                errors.extend(problems);
+                None
+            }
+        };
         let catalogue = self.catalogue();
         if let Err(problems) = catalogue.validate() {
             errors.extend(problems.iter().map(|p| format!("functions: {p}")));
@@ -528,9 +540,9 @@ impl Config {
         else {
             return Err(vec!["internal: a limit failed to parse without an error".into()]);
         };
-        let Some(slo) = slo else {
+        let (Some(slo), Some(alerting)) = (slo, alerting) else {
             return Err(vec![
-                "internal: slo settings failed to parse without an error".into(),
+                "internal: slo or alerting settings failed to parse without an error".into(),
             ]);
         };
         let mut storage = slod_storage::StorageOptions::new(&self.storage.data_dir);
@@ -545,7 +557,6 @@ impl Config {
         }
         let mut slo = slo;
         slo.rule_timeout = query_timeout;
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Ok(Settings {
             otlp_grpc_addr: grpc,
             otlp_http_addr: http,
@@ -561,6 +572,7 @@ impl Config {
             query_token: env(&s.query_token_env),
             slo,
             catalogue,
+            alerting,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The `slod` binary: CLI, config loading, wiring and shutdown.
 
+mod alerts;
 mod backtest;
 mod bench;
 mod check;
@@ -41,6 +42,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Replay an SLO's alert policy over recorded per-minute events (no server needed).
     Backtest(backtest::BacktestArgs),
+    /// Show a running slod's alerts (firing, suppressed, resolving) and recent notifications
+    /// with their delivery status.
+    Alerts(alerts::AlertsArgs),
+    /// Add, list and expire silences of a running slod.
+    Silence(alerts::SilenceArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -103,6 +109,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Loadgen(args) => runtime()?.block_on(loadgen::run(args)),
         Command::Bench(args) => runtime()?.block_on(bench::run(args)),
         Command::Backtest(args) => backtest::run(args),
+        Command::Alerts(args) => runtime()?.block_on(alerts::alerts(args)),
+        Command::Silence(args) => runtime()?.block_on(alerts::silence(args)),
     }
 }
 

@@ -36,12 +36,6 @@ pub(crate) fn settings(args: &ServeArgs) -> Result<Settings, Vec<String>> {
             *target = a.to_string();
         }
     }
-    if config.alerting.is_some() {
-        warn!(
-            section = "alerting",
-            "config section accepted but not in effect yet in this version"
-        );
-    }
     let mut settings = config.validate()?;
     // SLO files are relative to the config file; without a config file only the default
     // templates apply.
@@ -128,8 +122,16 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
     )?;
     let rule_names: Vec<String> = settings.slo.rules.iter().map(|r| r.name.clone()).collect();
     let rule_metrics = slod_slo::rules::output::RuleMetrics::new(&mut registry, &rule_names);
+    for key in &settings.alerting.ignored {
+        warn!(key = %format!("alerting.{key}"), "Alertmanager config key accepted but not used by slod");
+    }
+    let alerting_dir = data_dir.join("_alerting");
+    let alerting = slod_alerting::service::AlertingHandle::open(&alerting_dir)
+        .with_context(|| format!("cannot open the silences in {}", alerting_dir.display()))?;
+    let alerting_metrics = slod_alerting::service::AlertingMetrics::new(&mut registry);
     let ready = Arc::new(AtomicBool::new(false));
     let api_state = ApiState {
+        alerting: alerting.clone(),
         engine: engine.clone(),
         registry: Arc::new(registry),
         metrics: api_metrics,
@@ -186,10 +188,23 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
     let slo_loop = tokio::spawn(crate::slo::run(
         settings.slo.clone(),
         slo_ctx,
-        slo_handle,
+        slo_handle.clone(),
         slo_metrics,
         rule_metrics,
         data_dir.join("_slo"),
+        stop_rx.clone(),
+    ));
+    let alerting_loop = tokio::spawn(slod_alerting::service::run(
+        settings.alerting.clone(),
+        slod_alerting::service::RunOpts {
+            dir: alerting_dir,
+            for_: Duration::ZERO,
+            hold_down: settings.slo.hold_down,
+            tick: Duration::from_secs(1),
+        },
+        slo_handle,
+        alerting,
+        alerting_metrics,
         stop_rx.clone(),
     ));
     let pg = tokio::spawn(pg_server.serve(pg_listener, stopped(stop_rx.clone())));
@@ -223,6 +238,11 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         let _ = pg.await;
         let _ = background.await;
         let _ = slo_loop.await;
+        match alerting_loop.await {
+            Ok(Err(e)) => warn!(error = %e, "alerting stopped with an error"),
+            Err(e) => warn!(error = %e, "alerting stopped with a panic"),
+            Ok(Ok(())) => {}
+        }
     };
     if tokio::time::timeout(Duration::from_secs(20), drain)
         .await

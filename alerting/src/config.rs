@@ -17,6 +17,10 @@ use crate::route::{Route, RouteConfig};
 pub struct AlertingConfig {
     /// Links in notifications point here (slod's HTTP API).
     pub external_url: Option<String>,
+    /// A dashboard link added to every alert as the `dashboard` annotation; `{label}`
+    /// placeholders take the alert's label values, e.g.
+    /// `https://grafana.example/d/slod-slo?var-slo={slo}&var-function={faas_name}`.
+    pub dashboard_url: Option<String>,
     pub route: Option<RouteConfig>,
     #[serde(default)]
     pub inhibit_rules: Option<Vec<InhibitRuleConfig>>,
@@ -82,6 +86,7 @@ pub struct Webhook {
 #[derive(Debug, Clone)]
 pub struct Alerting {
     pub external_url: String,
+    pub dashboard_url: Option<String>,
     pub route: Route,
     pub inhibit: Vec<InhibitRule>,
     pub webhooks: BTreeMap<String, Vec<Webhook>>,
@@ -110,8 +115,17 @@ impl AlertingConfig {
                 ));
             }
         }
+        // Without receivers nor a route, alerts are tracked (the API lists them) and their
+        // notifications only logged, by an implicit receiver `default` without integrations.
+        if self.receivers.is_empty() && self.route.is_none() {
+            names.insert("default".to_string());
+        }
         let mut route_config = self.route.clone().unwrap_or_else(|| RouteConfig {
-            receiver: self.receivers.first().map(|r| r.name.clone()),
+            receiver: Some(
+                self.receivers
+                    .first()
+                    .map_or_else(|| "default".to_string(), |r| r.name.clone()),
+            ),
             ..RouteConfig::default()
         });
         if route_config.group_by.is_none() {
@@ -221,6 +235,7 @@ impl AlertingConfig {
                     .external_url
                     .clone()
                     .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+                dashboard_url: self.dashboard_url.clone(),
                 route,
                 inhibit,
                 webhooks,
@@ -284,6 +299,13 @@ receivers:
             )
         );
         assert_eq!(a.inhibit.len(), 1);
+    }
+
+    #[test]
+    fn no_section_tracks_alerts_for_an_implicit_receiver() {
+        let a = AlertingConfig::default().resolve(&env).unwrap();
+        assert_eq!(a.route.opts.receiver, "default");
+        assert!(a.webhooks.is_empty() && a.alertmanagers.is_empty());
     }
 
     #[test]

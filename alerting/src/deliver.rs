@@ -172,6 +172,7 @@ mod tests {
             firing: BTreeSet::new(),
             resolved: BTreeSet::new(),
             created_at_ns: 0,
+            integration: 0,
         }
     }
 

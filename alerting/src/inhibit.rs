@@ -65,18 +65,29 @@ pub fn is_inhibited<'a>(
     target: &LabelSet,
     firing: impl IntoIterator<Item = &'a LabelSet> + Clone,
 ) -> bool {
-    rules.iter().any(|r| {
+    !inhibited_by(rules, target, firing).is_empty()
+}
+
+/// The firing alerts that mute `target` (Alertmanager's `inhibitedBy`).
+pub fn inhibited_by<'a>(
+    rules: &[InhibitRule],
+    target: &LabelSet,
+    firing: impl IntoIterator<Item = &'a LabelSet> + Clone,
+) -> Vec<&'a LabelSet> {
+    let mut by = Vec::new();
+    for r in rules {
         if !r.target.matches(target) {
-            return false;
+            continue;
         }
         let target_is_source = r.source.matches(target);
-        firing.clone().into_iter().any(|source| {
-            source != target
+        by.extend(firing.clone().into_iter().filter(|source| {
+            *source != target
                 && r.source.matches(source)
                 && !(target_is_source && r.target.matches(source))
                 && r.equal_labels(source, target)
-        })
-    })
+        }));
+    }
+    by
 }
 
 #[cfg(test)]

@@ -17,11 +17,9 @@
 //! - [`outbox`]: the durable outbox and notification log (at-least-once, stable idempotency keys);
 //! - [`deliver`]: one signed webhook attempt and its retry classification, and the backoff;
 //! - [`pipeline`]: the stages composed, one call per evaluation or timer tick;
-//! - [`config`]: the `alerting:` section (Alertmanager's shape), checked with every problem's path.
-//!
-//! Not yet here (see the alerting issue): the loop that drives these in `slod serve` (and
-//! `src/config.rs` reading the section through [`config`]), the
-//! `alertmanager` receiver, the HTTP API and CLI, and the end-to-end tests.
+//! - [`config`]: the `alerting:` section (Alertmanager's shape), checked with every problem's path;
+//! - [`service`]: the loop of `slod serve` that drives them, delivers from the outbox, pushes
+//!   to Alertmanagers, and publishes alerts and notifications for the API.
 
 pub mod config;
 pub mod dedup;
@@ -33,6 +31,7 @@ pub mod matcher;
 pub mod outbox;
 pub mod pipeline;
 pub mod route;
+pub mod service;
 pub mod silence;
 pub mod state;
 pub mod webhook;

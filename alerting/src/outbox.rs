@@ -33,6 +33,19 @@ pub struct Notification {
     pub firing: BTreeSet<u64>,
     pub resolved: BTreeSet<u64>,
     pub created_at_ns: i64,
+    /// Which of the receiver's webhooks (its index under `webhook_configs`).
+    #[serde(default)]
+    pub integration: usize,
+}
+
+impl Notification {
+    fn nflog_entry(&self, at_ns: i64) -> NflogEntry {
+        NflogEntry {
+            timestamp_ns: at_ns,
+            firing: self.firing.clone(),
+            resolved: self.resolved.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,23 +76,31 @@ pub struct Outbox {
     file: File,
     pending: BTreeMap<String, Notification>,
     log: BTreeMap<(String, String), NflogEntry>,
+    skipped: usize,
 }
 
 impl Outbox {
+    /// Journal lines that could not be read at open (a torn tail is one).
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
     /// Opens (or creates) the journal in `dir`, replays it and compacts it.
     pub fn open(dir: &Path) -> std::io::Result<Outbox> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("journal.jsonl");
         let mut pending = BTreeMap::new();
         let mut log = BTreeMap::new();
+        let mut skipped = 0usize;
         if path.exists() {
             for line in BufReader::new(File::open(&path)?).lines() {
                 let Ok(line) = line else { break };
-                // A torn or foreign line ends the usable journal.
-                let Ok(record) = serde_json::from_str::<Record>(&line) else {
-                    break;
-                };
-                apply(&mut pending, &mut log, record);
+                // A torn last line (a crash mid-append) was never acknowledged; a damaged line
+                // elsewhere loses that record only, not the ones after it.
+                match serde_json::from_str::<Record>(&line) {
+                    Ok(record) => apply(&mut pending, &mut log, record),
+                    Err(_) => skipped += 1,
+                }
             }
         }
         // Compact: the live state only, written aside and renamed over the journal.
@@ -110,6 +131,7 @@ impl Outbox {
             file,
             pending,
             log,
+            skipped,
         })
     }
 
@@ -132,31 +154,62 @@ impl Outbox {
     /// The receiver answered 2xx: the notification leaves the outbox and the notification log
     /// remembers what it announced.
     pub fn delivered(&mut self, id: &str, at_ns: i64) -> std::io::Result<()> {
-        if let Some(n) = self.pending.get(id) {
-            let entry = NflogEntry {
-                timestamp_ns: at_ns,
-                firing: n.firing.clone(),
-                resolved: n.resolved.clone(),
-            };
-            let (receiver, group_key) = (n.receiver.clone(), n.group_key.clone());
-            self.append(Record::Log {
-                receiver,
-                group_key,
-                entry,
-            })?;
-        }
+        self.log_pending(id, at_ns)?;
         self.append(Record::Delivered {
             id: id.to_string(),
             at_ns,
         })
     }
 
-    /// Given up (a 4xx the receiver will never accept, or too old): out of the outbox.
-    pub fn failed(&mut self, id: &str, reason: &str) -> std::io::Result<()> {
+    fn log_pending(&mut self, id: &str, at_ns: i64) -> std::io::Result<()> {
+        if let Some(n) = self.pending.get(id) {
+            let record = Record::Log {
+                receiver: n.receiver.clone(),
+                group_key: n.group_key.clone(),
+                entry: n.nflog_entry(at_ns),
+            };
+            self.append(record)?;
+        }
+        Ok(())
+    }
+
+    /// Given up (a 4xx the receiver will never accept, or too old): out of the outbox. The
+    /// notification log records it as announced, so the same alerts are not re-sent at every
+    /// group flush (a refused notification is not retried); the next change of the group, or
+    /// its `repeat_interval`, tries again.
+    pub fn failed(&mut self, id: &str, reason: &str, at_ns: i64) -> std::io::Result<()> {
+        self.log_pending(id, at_ns)?;
         self.append(Record::Failed {
             id: id.to_string(),
             reason: reason.to_string(),
         })
+    }
+
+    /// Records a notification that goes to no one (nothing to tell the receiver, or a receiver
+    /// without webhooks) in the notification log, as if delivered.
+    pub fn record(&mut self, n: &Notification) -> std::io::Result<()> {
+        self.append(Record::Log {
+            receiver: n.receiver.clone(),
+            group_key: n.group_key.clone(),
+            entry: n.nflog_entry(n.created_at_ns),
+        })
+    }
+
+    /// What `receiver` has been told of `group_key`, or will be: the newest queued
+    /// notification, else the notification log. Dedup reads this, so a receiver that stalls
+    /// does not make every group flush queue the same notification again.
+    pub fn announced(&self, receiver: &str, group_key: &str) -> Option<NflogEntry> {
+        self.pending
+            .values()
+            .filter(|n| n.receiver == receiver && n.group_key == group_key)
+            .max_by_key(|n| (n.created_at_ns, n.id.clone()))
+            .map(|n| n.nflog_entry(n.created_at_ns))
+            .or_else(|| self.last(receiver, group_key).cloned())
+    }
+
+    /// The queued notification with this id.
+    pub fn get(&self, id: &str) -> Option<&Notification> {
+        self.pending.get(id)
     }
 
     /// Notifications not yet delivered, oldest first.
@@ -211,6 +264,7 @@ mod tests {
             firing: [1, 2].into(),
             resolved: BTreeSet::new(),
             created_at_ns: created,
+            integration: 0,
         }
     }
 
@@ -239,7 +293,14 @@ mod tests {
             let mut o = Outbox::open(dir.path()).unwrap();
             o.enqueue(n("01A", 1)).unwrap();
             o.enqueue(n("01B", 2)).unwrap();
-            o.failed("01A", "status_400").unwrap();
+            o.failed("01A", "status_400", 5).unwrap();
+            // Queued counts as announced (dedup does not queue it again); so does a refusal.
+            assert_eq!(
+                o.announced("oncall", "{}:{alertname=\"SLOBurnRate\"}")
+                    .unwrap()
+                    .timestamp_ns,
+                2
+            );
         }
         // A crash in the middle of appending a record.
         let mut f = OpenOptions::new()
@@ -250,9 +311,16 @@ mod tests {
         drop(f);
         let o = Outbox::open(dir.path()).unwrap();
         assert_eq!(o.pending().map(|n| n.id.clone()).collect::<Vec<_>>(), ["01B"]);
+        // The refusal is in the notification log.
+        assert_eq!(
+            o.last("oncall", "{}:{alertname=\"SLOBurnRate\"}")
+                .unwrap()
+                .timestamp_ns,
+            5
+        );
         // Compacted: the journal holds the live state only, and reopens the same.
         let text = std::fs::read_to_string(o.path()).unwrap();
-        assert_eq!(text.lines().count(), 1, "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
         drop(o);
         assert_eq!(Outbox::open(dir.path()).unwrap().pending().count(), 1);
     }

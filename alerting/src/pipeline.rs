@@ -75,6 +75,22 @@ impl Pipeline {
         }
     }
 
+    /// Adds a `dashboard` annotation (`alerting.dashboard_url`, `{label}` placeholders).
+    pub fn with_dashboard_url(mut self, template: Option<String>) -> Pipeline {
+        self.states.set_dashboard_url(template);
+        self
+    }
+
+    /// The aggregation groups, with their receivers and alerts.
+    pub fn groups(&self) -> impl Iterator<Item = &crate::dispatch::Group> {
+        self.dispatcher.groups()
+    }
+
+    /// The inhibition rules.
+    pub fn inhibit_rules(&self) -> &[InhibitRule] {
+        &self.inhibit
+    }
+
     /// The alerts in the aggregation groups (for `GET /api/v1/alerts`).
     pub fn alerts(&self) -> Vec<Alert> {
         self.dispatcher.alerts().into_values().cloned().collect()
@@ -168,6 +184,7 @@ impl Pipeline {
                         firing: fire,
                         resolved,
                         created_at_ns: now_ns,
+                        integration: 0,
                     },
                     reason,
                     message,

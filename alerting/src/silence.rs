@@ -117,6 +117,192 @@ pub fn silenced_by<'a>(
         .collect()
 }
 
+/// A silence as `POST /api/v1/silences` takes it (Alertmanager v2's `PostableSilence`): times
+/// in RFC 3339; `startsAt` defaults to now; an `id` updates that silence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostableSilence {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub matchers: Vec<ApiMatcher>,
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    pub ends_at: String,
+    pub created_by: String,
+    pub comment: String,
+}
+
+/// A silence as `GET /api/v1/silences` answers it (Alertmanager v2's `GettableSilence`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GettableSilence {
+    pub id: String,
+    pub status: GettableStatus,
+    pub updated_at: String,
+    pub matchers: Vec<ApiMatcher>,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub created_by: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GettableStatus {
+    pub state: SilenceState,
+}
+
+fn parse_time(field: &str, v: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| format!("{field}: {v:?} is not an RFC 3339 time such as 2026-12-05T18:00:00Z"))
+}
+
+impl Silence {
+    pub fn gettable(&self, now_ns: i64) -> GettableSilence {
+        use crate::webhook::go_time;
+        GettableSilence {
+            id: self.id.clone(),
+            status: GettableStatus {
+                state: self.state(now_ns),
+            },
+            updated_at: go_time(self.updated_at_ns),
+            matchers: self.matchers.clone(),
+            starts_at: go_time(self.starts_at_ns),
+            ends_at: go_time(self.ends_at_ns),
+            created_by: self.created_by.clone(),
+            comment: self.comment.clone(),
+        }
+    }
+}
+
+/// Why a silence cannot be expired.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpireError {
+    #[error("no silence with id {0:?}: list them with GET /api/v1/silences")]
+    NotFound(String),
+    #[error("silence {0:?} has already expired")]
+    AlreadyExpired(String),
+}
+
+/// The silences, persisted in `<dir>/silences.json` (written aside, fsynced and renamed over
+/// on every change, so a crash leaves the old or the new set, never a torn one). Silences
+/// expired for more than five days are dropped, as Alertmanager's default retention.
+#[derive(Debug)]
+pub struct SilenceStore {
+    path: std::path::PathBuf,
+    silences: std::collections::BTreeMap<String, Silence>,
+}
+
+const RETENTION_NS: i64 = 5 * 24 * 3600 * 1_000_000_000;
+
+impl SilenceStore {
+    pub fn open(dir: &std::path::Path) -> std::io::Result<SilenceStore> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("silences.json");
+        let silences = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<Vec<Silence>>(&bytes)
+                .map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: {e}; move the file away to start without silences",
+                            path.display()
+                        ),
+                    )
+                })?
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(e),
+        };
+        Ok(SilenceStore { path, silences })
+    }
+
+    /// Every silence, pending and active first, by end time.
+    pub fn list(&self) -> Vec<Silence> {
+        let mut v: Vec<Silence> = self.silences.values().cloned().collect();
+        v.sort_by_key(|s| (s.ends_at_ns, s.id.clone()));
+        v
+    }
+
+    /// Creates (or, with a known `id`, replaces) a silence; returns its id.
+    pub fn post(&mut self, p: PostableSilence, new_id: String, now_ns: i64) -> Result<String, String> {
+        let starts_at_ns = match &p.starts_at {
+            Some(t) => parse_time("startsAt", t)?.max(now_ns),
+            None => now_ns,
+        };
+        let ends_at_ns = parse_time("endsAt", &p.ends_at)?;
+        if ends_at_ns <= now_ns {
+            return Err("endsAt is in the past: a silence must end in the future".into());
+        }
+        let id = match p.id.filter(|i| !i.is_empty()) {
+            Some(id) if self.silences.contains_key(&id) => id,
+            Some(id) => {
+                return Err(format!(
+                    "no silence with id {id:?} to update; leave id out to create one"
+                ));
+            }
+            None => new_id,
+        };
+        let s = Silence {
+            id: id.clone(),
+            matchers: p.matchers,
+            starts_at_ns,
+            ends_at_ns,
+            created_by: p.created_by,
+            comment: p.comment,
+            updated_at_ns: now_ns,
+        };
+        s.validate()?;
+        let old = self.silences.insert(id.clone(), s);
+        if let Err(e) = self.save(now_ns) {
+            match old {
+                Some(o) => self.silences.insert(id.clone(), o),
+                None => self.silences.remove(&id),
+            };
+            return Err(format!("cannot save the silence: {e}"));
+        }
+        Ok(id)
+    }
+
+    /// Expires a silence now (Alertmanager's `DELETE`).
+    pub fn expire(&mut self, id: &str, now_ns: i64) -> Result<(), ExpireError> {
+        let s = self
+            .silences
+            .get_mut(id)
+            .ok_or_else(|| ExpireError::NotFound(id.to_string()))?;
+        if s.state(now_ns) == SilenceState::Expired {
+            return Err(ExpireError::AlreadyExpired(id.to_string()));
+        }
+        s.ends_at_ns = now_ns;
+        s.starts_at_ns = s.starts_at_ns.min(now_ns);
+        s.updated_at_ns = now_ns;
+        // In memory it is expired either way; a failed save is retried at the next change.
+        let _ = self.save(now_ns);
+        Ok(())
+    }
+
+    fn save(&mut self, now_ns: i64) -> std::io::Result<()> {
+        self.silences
+            .retain(|_, s| now_ns.saturating_sub(s.ends_at_ns) < RETENTION_NS);
+        let tmp = self.path.with_extension("json.tmp");
+        let body = serde_json::to_vec_pretty(&self.list()).map_err(std::io::Error::other)?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +401,62 @@ mod tests {
             let e = s.validate().unwrap_err();
             assert!(e.contains(want), "{e}");
         }
+    }
+
+    #[test]
+    fn silences_persist_expire_and_refuse_what_alertmanager_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let post = |json: &str| serde_json::from_str::<PostableSilence>(json).unwrap();
+        let now = 1_700_000_000 * S;
+        let mut store = SilenceStore::open(dir.path()).unwrap();
+        let ok = r#"{"matchers":[{"name":"slo","value":"availability","isRegex":false}],
+            "endsAt":"2030-01-01T00:00:00Z","createdBy":"oncall","comment":"deploy"}"#;
+        let id = store.post(post(ok), "s1".into(), now).unwrap();
+        assert_eq!(id, "s1");
+        for (json, want) in [
+            (
+                r#"{"matchers":[],"endsAt":"2030-01-01T00:00:00Z","createdBy":"a","comment":"b"}"#,
+                "at least one matcher",
+            ),
+            (
+                r#"{"matchers":[{"name":"slo","value":"x","isRegex":false}],"endsAt":"2001-01-01T00:00:00Z","createdBy":"a","comment":"b"}"#,
+                "in the past",
+            ),
+            (
+                r#"{"matchers":[{"name":"slo","value":"x","isRegex":false}],"endsAt":"tomorrow","createdBy":"a","comment":"b"}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"matchers":[{"name":"slo","value":"x","isRegex":false}],"endsAt":"2030-01-01T00:00:00Z","createdBy":"","comment":"b"}"#,
+                "createdBy",
+            ),
+            (
+                r#"{"id":"nope","matchers":[{"name":"slo","value":"x","isRegex":false}],"endsAt":"2030-01-01T00:00:00Z","createdBy":"a","comment":"b"}"#,
+                "no silence with id",
+            ),
+            (
+                r#"{"matchers":[{"name":"slo","value":"(","isRegex":true}],"endsAt":"2030-01-01T00:00:00Z","createdBy":"a","comment":"b"}"#,
+                "regex",
+            ),
+        ] {
+            let err = store.post(post(json), "s2".into(), now).unwrap_err();
+            assert!(err.contains(want), "{json}: {err}");
+        }
+        // Persisted: a new store reads it back; expiring ends it now and is persisted too.
+        let mut again = SilenceStore::open(dir.path()).unwrap();
+        assert_eq!(again.list().len(), 1);
+        assert_eq!(again.list()[0].state(now), SilenceState::Active);
+        again.expire("s1", now + S).unwrap();
+        assert_eq!(
+            again.expire("s1", now + 2 * S),
+            Err(ExpireError::AlreadyExpired("s1".into()))
+        );
+        assert_eq!(again.expire("zz", now), Err(ExpireError::NotFound("zz".into())));
+        let third = SilenceStore::open(dir.path()).unwrap();
+        assert_eq!(third.list()[0].state(now + 2 * S), SilenceState::Expired);
+        assert_eq!(
+            third.list()[0].gettable(now + 2 * S).status.state,
+            SilenceState::Expired
+        );
     }
 }

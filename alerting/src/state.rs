@@ -47,6 +47,8 @@ pub struct AlertStates {
     for_: Duration,
     hold_down: Duration,
     generator_url: String,
+    /// `alerting.dashboard_url`: a `dashboard` annotation filled from each alert's labels.
+    dashboard_url: Option<String>,
     alerts: BTreeMap<u64, Tracked>,
 }
 
@@ -56,8 +58,14 @@ impl AlertStates {
             for_,
             hold_down,
             generator_url: generator_url.to_string(),
+            dashboard_url: None,
             alerts: BTreeMap::new(),
         }
+    }
+
+    /// Adds a `dashboard` annotation to every alert: `template` with `{label}` placeholders.
+    pub fn set_dashboard_url(&mut self, template: Option<String>) {
+        self.dashboard_url = template;
     }
 
     /// The phase of the alert with these labels.
@@ -142,16 +150,30 @@ impl AlertStates {
                     Phase::Firing { since_ns, .. } => (since_ns, None),
                     Phase::Resolved { since_ns, at_ns } => (since_ns, Some(at_ns)),
                 };
+                let mut annotations = t.annotations.clone();
+                if let Some(template) = &self.dashboard_url {
+                    annotations.insert("dashboard".into(), crate::webhook::fill_url(template, &t.labels));
+                }
                 Some(Alert {
                     labels: t.labels.clone(),
-                    annotations: t.annotations.clone(),
+                    annotations,
                     starts_at_ns: starts,
                     ends_at_ns: ends,
-                    generator_url: self.generator_url.clone(),
+                    generator_url: generator_url(&self.generator_url, &t.labels),
                     updated_at_ns: t.updated_at_ns,
                 })
             })
             .collect()
+    }
+}
+
+/// Where an alert comes from, on slod's HTTP API: the SLO's status (`/api/v1/slos/{slo}`) for
+/// SLO alerts, the rules' (`/api/v1/rules`) for SQL rules.
+fn generator_url(base: &str, labels: &LabelSet) -> String {
+    let base = base.trim_end_matches('/');
+    match labels.get("slo") {
+        Some(slo) => format!("{base}/api/v1/slos/{}", crate::webhook::url_component(slo)),
+        None => format!("{base}/api/v1/rules"),
     }
 }
 

@@ -29,6 +29,38 @@ pub fn go_time(ns: i64) -> String {
     }
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters (a path segment or query
+/// value).
+pub fn url_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Fills `{label}` placeholders of a URL template with the labels' values, percent-encoded
+/// (a missing label is empty): `alerting.dashboard_url`.
+pub fn fill_url(template: &str, labels: &LabelSet) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..open + close];
+        out.push_str(&url_component(labels.get(name).map_or("", String::as_str)));
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookAlert {
@@ -130,6 +162,16 @@ mod tests {
     use crate::labels::labels;
 
     const S: i64 = 1_000_000_000;
+
+    #[test]
+    fn dashboard_urls_take_label_values_percent_encoded() {
+        let l = labels([("slo", "checkout avail"), ("faas_name", "a/b")]);
+        assert_eq!(
+            fill_url("https://g/d/x?var-slo={slo}&var-fn={faas_name}&w={workflow}", &l),
+            "https://g/d/x?var-slo=checkout%20avail&var-fn=a%2Fb&w="
+        );
+        assert_eq!(fill_url("https://g/{unclosed", &l), "https://g/{unclosed");
+    }
 
     fn alert(function: &str, ends: Option<i64>) -> Alert {
         Alert {

@@ -1,4 +1,5 @@
-//! The HTTP API: `POST /api/v1/sql`, `GET /metrics`, `/healthz`, `/readyz`.
+//! The HTTP API: `POST /api/v1/sql`, SLOs, rules, alerts and silences, `GET /metrics`,
+//! `/healthz`, `/readyz`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +29,8 @@ pub struct ApiState {
     pub ready: Arc<AtomicBool>,
     /// The SLO engine's latest evaluation.
     pub slo: slod_slo::tables::SloHandle,
+    /// Alerts, notifications and silences.
+    pub alerting: slod_alerting::service::AlertingHandle,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -36,6 +39,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/slos", get(crate::slos::list))
         .route("/api/v1/slos/{name}", get(crate::slos::one))
         .route("/api/v1/rules", get(crate::slos::rules))
+        .route("/api/v1/alerts", get(crate::alerts::alerts))
+        .route("/api/v1/notifications", get(crate::alerts::notifications))
+        .route(
+            "/api/v1/silences",
+            get(crate::alerts::list_silences).post(crate::alerts::post_silence),
+        )
+        .route(
+            "/api/v1/silences/{id}",
+            axum::routing::delete(crate::alerts::expire_silence),
+        )
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

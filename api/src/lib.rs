@@ -4,6 +4,7 @@
 //! Right of storage in the DESIGN §1 diagram; depends on storage, slo and alerting, never
 //! the reverse.
 
+mod alerts;
 mod engine;
 mod error;
 mod format;

@@ -4,6 +4,7 @@
 
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alerting;
 mod bad_input;
 mod durability;
 mod loadgen;

@@ -14,7 +14,7 @@ use crate::server::TestServer;
 /// budget far above what the fleet spends, so `FunctionCostOverBudget` is armed. Seven of
 /// these servers run beside the other e2e tests on two cores (a debug build evaluating eight
 /// rules over whole stores): evaluation every 2 s, and the test's own SQL may take 2 minutes.
-const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 slo: { evaluation_interval: 2s, default_templates: false }
 limits: { query_timeout: 120s }
 functions:
@@ -42,7 +42,24 @@ async fn backfill(scenario: &str, seed: u64) -> (TestServer, String) {
 /// Starts a server and backfills `minutes` of `scenario` at `volume` items/s, ending at the
 /// current minute; returns the server and loadgen's plan.
 async fn backfill_minutes(scenario: &str, seed: u64, minutes: u64, volume: u32) -> (TestServer, Value) {
-    let s = TestServer::builder().config(CONFIG).start();
+    backfill_with(
+        TestServer::builder().config(CONFIG).start(),
+        scenario,
+        seed,
+        minutes,
+        volume,
+    )
+    .await
+}
+
+/// Backfills the last `minutes` of `scenario` into `s` with loadgen; returns `s` and the plan.
+pub(crate) async fn backfill_with(
+    s: TestServer,
+    scenario: &str,
+    seed: u64,
+    minutes: u64,
+    volume: u32,
+) -> (TestServer, Value) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let start = (now / 60 * 60 - minutes * 60).to_string();
     let backfill = format!("{minutes}m");
