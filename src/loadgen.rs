@@ -103,6 +103,41 @@ pub(crate) struct LoadgenArgs {
     dry_run: bool,
 }
 
+impl LoadgenArgs {
+    /// `slod demo`'s traffic: `scenario` over `[start, start + backfill + duration)` to
+    /// `target` (OTLP/HTTP protobuf), `volume` spans/s, incidents every `incident_every`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn demo(
+        target: &str,
+        scenario: Scenario,
+        start_secs: u64,
+        backfill: Duration,
+        duration: Duration,
+        volume: f64,
+        incident_every: Option<Duration>,
+        quiet: bool,
+    ) -> LoadgenArgs {
+        LoadgenArgs {
+            target: target.to_string(),
+            protocol: Protocol::HttpProtobuf,
+            rate: None,
+            duration: Some(duration),
+            backfill: Some(backfill),
+            functions: 10,
+            seed: 1,
+            scenario,
+            volume: Some(volume),
+            start: Some(start_secs.to_string()),
+            incident_every,
+            connections: 4,
+            batch: 2000,
+            plan: false,
+            quiet,
+            dry_run: false,
+        }
+    }
+}
+
 /// The window and pacing decided from the arguments.
 #[derive(Debug)]
 struct Window {

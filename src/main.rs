@@ -5,6 +5,7 @@ mod backtest;
 mod bench;
 mod check;
 mod config;
+mod demo;
 mod loadgen;
 mod query;
 mod serve;
@@ -29,6 +30,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// See the whole product at work: slod with default SLOs on a temporary data directory, a
+    /// day of realistic serverless history, live traffic with an incident every 3 minutes,
+    /// the SLO table and alerts as they fire and resolve.
+    Demo(demo::DemoArgs),
     /// Run the daemon: OTLP receivers, storage, the HTTP API and the PostgreSQL wire server.
     Serve(ServeArgs),
     /// Run one SQL query against a running slod and print the result.
@@ -104,6 +109,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve::serve(settings))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo(args) => {
+            init_logging_default("warn");
+            runtime()?.block_on(demo::run(args))
+        }
         Command::Query(args) => runtime()?.block_on(query::run(args)),
         Command::Check(args) => Ok(check::run(args.files)),
         Command::Loadgen(args) => runtime()?.block_on(loadgen::run(args)),
@@ -119,8 +128,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn init_logging() {
+    init_logging_default("info");
+}
+
+/// Logs to stderr at `default` level, or as `SLOD_LOG` says.
+fn init_logging_default(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SLOD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("SLOD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -75,6 +75,11 @@ async fn bind(addr: SocketAddr, what: &str, flag: &str) -> Result<TcpListener> {
 }
 
 pub(crate) async fn serve(settings: Settings) -> Result<()> {
+    serve_until(settings, shutdown_signal()).await
+}
+
+/// Runs until `shutdown` completes (`slod serve`: SIGTERM or Ctrl-C; `slod demo`: its end).
+pub(crate) async fn serve_until(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let mut registry = Registry::default();
     let data_dir = settings.storage.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
@@ -227,7 +232,7 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
         "slod is ready"
     );
 
-    shutdown_signal().await;
+    shutdown.await;
     info!("shutting down: draining requests, then flushing");
     ready.store(false, Ordering::Release);
     let _ = stop_tx.send(true);
