@@ -6,6 +6,7 @@
 
 mod alerting;
 mod bad_input;
+mod demo;
 mod durability;
 mod loadgen;
 mod otlp_json;
