@@ -511,6 +511,7 @@ async fn all(a: AllArgs) -> Result<ExitCode> {
         days: 30,
         runs: 3,
         output: Some(part("slo")),
+        raw_days: 7,
     })?;
     println!("== slod bench query --spans {}", a.spans);
     let query_ok = query::run(query::QueryArgs {

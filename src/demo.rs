@@ -34,8 +34,9 @@ pub(crate) struct DemoArgs {
     /// History to backfill before the live traffic starts.
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
     backfill: Duration,
-    /// Live traffic, in spans per second across the fleet.
-    #[arg(long, default_value_t = 150.0)]
+    /// Traffic, in spans per second across the fleet (history and live alike, so the live
+    /// traffic is no surge).
+    #[arg(long, default_value_t = 30.0)]
     volume: f64,
     /// Seconds between two status tables.
     #[arg(long, default_value_t = 15)]
@@ -124,7 +125,11 @@ async fn sink_handler(
     // One line per notification, as an on-call person receives them: grouped.
     let group: Vec<String> = v["groupLabels"]
         .as_object()
-        .map(|m| m.values().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|m| {
+            m.values()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let list = |names: &[String]| {
         let mut shown: Vec<&str> = names.iter().map(String::as_str).take(4).collect();
@@ -287,10 +292,16 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     println!("slod demo — data in {} (removed at exit)", dir.path().display());
     println!("  OTLP       grpc 127.0.0.1:{grpc}   http http://127.0.0.1:{http}");
     println!("  HTTP API   {base}   (try: curl -s {base}/api/v1/slos | head -c 600)");
-    println!("  SQL        psql -h 127.0.0.1 -p {pg} slod   (try: SELECT slo, labels['faas_name'], state, sli, error_budget_remaining FROM slo_status ORDER BY sli LIMIT 10;)");
-    println!("  alerts     slod alerts --url {base}   (notifications go to the demo's webhook sink at http://{sink_addr}/hook)");
+    println!(
+        "  SQL        psql -h 127.0.0.1 -p {pg} slod   (try: SELECT slo, labels['faas_name'], state, sli, error_budget_remaining FROM slo_status ORDER BY sli LIMIT 10;)"
+    );
+    println!(
+        "  alerts     slod alerts --url {base}   (notifications go to the demo's webhook sink at http://{sink_addr}/hook)"
+    );
     println!("  policy     DEMO POLICY: page at 14.4x burn over 5m and 1m, ticket at 6x over 30m and 5m");
-    println!("             (the default, 14.4x over 1h and 5m, could not fire and resolve within a short demo)");
+    println!(
+        "             (the default, 14.4x over 1h and 5m, could not fire and resolve within a short demo)"
+    );
 
     let target = format!("127.0.0.1:{http}");
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -317,7 +328,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         history_start,
         Duration::from_secs(history_end - history_start),
         Duration::ZERO,
-        10.0,
+        args.volume,
         None,
         false,
     ))
@@ -396,7 +407,8 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         Err(e) => anyhow::bail!("slod panicked: {e}"),
     }
     let s = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let pages = |m: &BTreeMap<String, String>| m.values().filter(|w| w.starts_with("SLOBurnRate page")).count();
+    let pages =
+        |m: &BTreeMap<String, String>| m.values().filter(|w| w.starts_with("SLOBurnRate page")).count();
     println!(
         "\nslod demo: {} alerts fired and {} resolved; SLO burn-rate pages: {} fired, {} resolved. Stopped cleanly; removing {}.",
         s.fired.len(),
@@ -414,4 +426,3 @@ async fn metrics(client: &reqwest::Client, base: &str) -> String {
         Err(_) => String::new(),
     }
 }
-

@@ -79,7 +79,10 @@ pub(crate) async fn serve(settings: Settings) -> Result<()> {
 }
 
 /// Runs until `shutdown` completes (`slod serve`: SIGTERM or Ctrl-C; `slod demo`: its end).
-pub(crate) async fn serve_until(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+pub(crate) async fn serve_until(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     let mut registry = Registry::default();
     let data_dir = settings.storage.data_dir.clone();
     std::fs::create_dir_all(&data_dir)

@@ -15,13 +15,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{KeyInit, Mac};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use prost::Message;
 use serde_json::{Value, json};
 
 use crate::server::{TestServer, free_port};
+use crate::spans::invocations;
 
 const SECRET: &str = "e2e-hook-secret";
 
@@ -149,73 +147,8 @@ impl Hook {
     }
 }
 
-fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v.into())),
-        }),
-        ..Default::default()
-    }
-}
-
 fn now_s() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// `n` invocations of each function of service `orders` starting at `start_s`, one a second;
-/// the first `bad` of each fail. Ids are unique per (function, start, salt, i).
-fn invocations(functions: &[String], start_s: u64, n: u64, bad: u64, salt: u64) -> ExportTraceServiceRequest {
-    let resource_spans = functions
-        .iter()
-        .enumerate()
-        .map(|(f, name)| {
-            let spans = (0..n)
-                .map(|i| {
-                    let start = (start_s + i) * 1_000_000_000;
-                    let id = start_s << 24 | (f as u64) << 16 | salt << 8 | i;
-                    let mut trace_id = id.to_be_bytes().to_vec();
-                    trace_id.extend_from_slice(&(f as u64 + 1000 * salt).to_be_bytes());
-                    Span {
-                        trace_id,
-                        span_id: id.to_be_bytes().to_vec(),
-                        name: name.clone(),
-                        kind: 2,
-                        start_time_unix_nano: start,
-                        end_time_unix_nano: start + 20_000_000,
-                        attributes: vec![kv("faas.invocation_id", &format!("{name}-{id}"))],
-                        status: Some(Status {
-                            code: if i < bad {
-                                status::StatusCode::Error as i32
-                            } else {
-                                status::StatusCode::Ok as i32
-                            },
-                            message: String::new(),
-                        }),
-                        ..Default::default()
-                    }
-                })
-                .collect();
-            ResourceSpans {
-                resource: Some(Resource {
-                    attributes: vec![
-                        kv("service.name", "orders"),
-                        kv("faas.name", name),
-                        kv("cloud.provider", "aws"),
-                        kv("cloud.platform", "aws_lambda"),
-                        kv("cloud.region", "eu-west-1"),
-                    ],
-                    ..Default::default()
-                }),
-                scope_spans: vec![ScopeSpans {
-                    spans,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }
-        })
-        .collect();
-    ExportTraceServiceRequest { resource_spans }
 }
 
 async fn send(server: &TestServer, req: ExportTraceServiceRequest) {
@@ -407,10 +340,10 @@ async fn alerting_a_burst_across_twenty_functions_is_one_page_like_alertmanagers
     let m = now_s() / 60 * 60;
     // Ten clean minutes, then the last three minutes half failing, for all 20 functions.
     for k in 1..=10 {
-        send(&server, invocations(&functions, m - 60 * k, 20, 0, 0)).await;
+        send(&server, invocations("orders", &functions, m - 60 * k, 20, 0, 0)).await;
     }
     for k in 1..=3 {
-        send(&server, invocations(&functions, m - 60 * k, 20, 10, 1)).await;
+        send(&server, invocations("orders", &functions, m - 60 * k, 20, 10, 1)).await;
     }
     let seen = hook
         .until("ok", Duration::from_secs(60), "the page", &server, |s| {
@@ -473,7 +406,7 @@ async fn alerting_a_burst_across_twenty_functions_is_one_page_like_alertmanagers
 
     // Recovery: the current minute is clean for every function; once it completes the 1m
     // window is clean and the page resolves: one resolved notification for all 20.
-    send(&server, invocations(&functions, m, 20, 0, 2)).await;
+    send(&server, invocations("orders", &functions, m, 20, 0, 2)).await;
     let seen = hook
         .until("ok", Duration::from_secs(150), "the resolution", &server, |s| {
             s.len() >= 2
@@ -523,7 +456,7 @@ fn rule_server(dir: &std::path::Path, window: u64, routes: &str, receivers: &str
 
 async fn fail_now(server: &TestServer, functions: &[&str], salt: u64) {
     let functions: Vec<String> = functions.iter().map(|f| f.to_string()).collect();
-    send(server, invocations(&functions, now_s(), 3, 3, salt)).await;
+    send(server, invocations("orders", &functions, now_s(), 3, 3, salt)).await;
 }
 
 async fn get_json(server: &TestServer, path: &str) -> Value {

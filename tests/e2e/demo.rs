@@ -12,7 +12,17 @@ fn number_before(text: &str, marker: &str) -> Option<u64> {
 #[test]
 fn demo_fires_and_resolves_a_page_and_exits_cleanly() {
     let out = Command::new(env!("CARGO_BIN_EXE_slod"))
-        .args(["demo", "--duration", "4m", "--backfill", "20m", "--volume", "40", "--every", "20"])
+        .args([
+            "demo",
+            "--duration",
+            "4m",
+            "--backfill",
+            "20m",
+            "--volume",
+            "40",
+            "--every",
+            "20",
+        ])
         .env("SLOD_LOG", "warn")
         .output()
         .unwrap();
@@ -38,10 +48,6 @@ fn demo_fires_and_resolves_a_page_and_exits_cleanly() {
     let resolved = number_before(summary, "resolved. Stopped").unwrap_or(0);
     assert!(fired >= 1 && resolved >= 1, "{summary}\n{all}");
     // The data directory is gone.
-    let dir = summary
-        .rsplit("removing ")
-        .next()
-        .unwrap()
-        .trim_end_matches('.');
+    let dir = summary.rsplit("removing ").next().unwrap().trim_end_matches('.');
     assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
 }

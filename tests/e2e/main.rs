@@ -16,3 +16,4 @@ mod query_api;
 mod rules;
 mod server;
 mod slo;
+mod spans;

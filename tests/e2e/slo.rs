@@ -6,76 +6,19 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use prost::Message;
 use serde_json::Value;
 
 use crate::server::TestServer;
-
-fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 fn now_s() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// `n` invocations of `checkout` in the minute starting at `minute` (unix s); the first `bad`
-/// of them fail. Ids are unique per (minute, salt, i).
-fn invocations(minute: i64, n: usize, bad: usize, salt: u64) -> ExportTraceServiceRequest {
-    let spans = (0..n)
-        .map(|i| {
-            let start = (minute as u64) * 1_000_000_000 + (i as u64) * 1_000_000_000;
-            let id = (minute as u64) << 20 | salt << 12 | i as u64;
-            let mut trace_id = id.to_be_bytes().to_vec();
-            trace_id.extend_from_slice(&salt.to_be_bytes());
-            Span {
-                trace_id,
-                span_id: id.to_be_bytes().to_vec(),
-                name: "checkout".into(),
-                kind: 2,
-                start_time_unix_nano: start,
-                end_time_unix_nano: start + 20_000_000,
-                attributes: vec![kv("faas.invocation_id", &format!("req-{id}"))],
-                status: Some(Status {
-                    code: if i < bad {
-                        status::StatusCode::Error as i32
-                    } else {
-                        status::StatusCode::Ok as i32
-                    },
-                    message: String::new(),
-                }),
-                ..Default::default()
-            }
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    kv("service.name", "checkout"),
-                    kv("faas.name", "checkout"),
-                    kv("cloud.provider", "aws"),
-                    kv("cloud.platform", "aws_lambda"),
-                    kv("cloud.region", "eu-west-1"),
-                ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+/// of them fail.
+fn invocations(minute: i64, n: u64, bad: u64, salt: u64) -> ExportTraceServiceRequest {
+    crate::spans::invocations("checkout", &["checkout".to_string()], minute as u64, n, bad, salt)
 }
 
 async fn send(server: &TestServer, req: ExportTraceServiceRequest) {
