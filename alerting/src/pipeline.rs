@@ -86,6 +86,16 @@ impl Pipeline {
         self.dispatcher.groups()
     }
 
+    /// The label sets of the alerts firing at `now_ns` (the sources inhibition looks at).
+    pub fn firing_labels(&self, now_ns: i64) -> Vec<LabelSet> {
+        self.dispatcher
+            .alerts()
+            .values()
+            .filter(|a| !a.is_resolved(now_ns))
+            .map(|a| a.labels.clone())
+            .collect()
+    }
+
     /// The inhibition rules.
     pub fn inhibit_rules(&self) -> &[InhibitRule] {
         &self.inhibit
@@ -111,13 +121,7 @@ impl Pipeline {
                 self.dispatcher.insert(alert, now_ns);
             }
         }
-        let firing: Vec<LabelSet> = self
-            .dispatcher
-            .alerts()
-            .values()
-            .filter(|a| !a.is_resolved(now_ns))
-            .map(|a| a.labels.clone())
-            .collect();
+        let firing = self.firing_labels(now_ns);
         let mut out = Vec::new();
         for flush in self.dispatcher.due(now_ns) {
             // Muted alerts are left out of this notification (they stay in the group).

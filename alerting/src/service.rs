@@ -537,13 +537,7 @@ impl Service {
 
     /// Publishes the alerts for the API, and their gauge.
     fn publish(&mut self, silences: &[Silence], now: i64) {
-        let firing: Vec<LabelSet> = self
-            .pipeline
-            .alerts()
-            .iter()
-            .filter(|a| !a.is_resolved(now))
-            .map(|a| a.labels.clone())
-            .collect();
+        let firing = self.pipeline.firing_labels(now);
         let mut by_fp: BTreeMap<u64, AlertView> = BTreeMap::new();
         for g in self.pipeline.groups() {
             for a in g.alerts.values() {
