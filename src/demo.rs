@@ -6,10 +6,13 @@
 //! rate, the SLO table (SLI, budget left, burn rates, state) and every notification the
 //! sink receives. Ctrl-C (or `--duration`) stops it cleanly and removes the data.
 //!
-//! Timing: the burst starts on a minute boundary and lasts 54 s (loadgen's `error_burst`
-//! layout over a 3-minute cycle), so with the demo policy (page at 14.4× over 5m and 1m) the
-//! page fires at the next boundary and resolves one minute later: both within 2.5 minutes
-//! of the live start, so `--duration 3m` always shows an alert firing and resolving.
+//! Timing: the first burst starts on the last minute boundary before the live start (its first
+//! seconds are sent at once) and lasts 54 s (loadgen's `error_burst` layout over a 3-minute
+//! cycle), so with the demo policy (page at 14.4× over 5m and 1m) the page fires at the next
+//! boundary and resolves one minute later, plus an evaluation tick or two and the group
+//! timers: within about 2.5 minutes of the live start, so `--duration 3m` shows an alert
+//! firing and resolving (unless evaluation ticks take far longer than the 6–13 s measured
+//! in release with a day of history).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
