@@ -190,6 +190,15 @@ impl AlertingConfig {
                         value
                     })
                 };
+                for (k, v) in &w.headers {
+                    if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                        errors.push(format!("{path}.headers: {k:?} is not a valid HTTP header name"));
+                    } else if reqwest::header::HeaderValue::from_str(v).is_err() {
+                        errors.push(format!(
+                            "{path}.headers.{k}: the value has characters an HTTP header cannot carry"
+                        ));
+                    }
+                }
                 let hmac = secret("hmac_secret_env", &w.hmac_secret_env, &mut errors);
                 let bearer = secret("bearer_token_env", &w.bearer_token_env, &mut errors);
                 let timeout = duration(format!("{path}.timeout"), &w.timeout, &mut errors);
@@ -315,7 +324,7 @@ receivers:
 route: { receiver: nowhere, routes: [ { matchers: ['a=~"("'] } ] }
 inhibit_rules: [ { source_matchers: ['sev'] } ]
 receivers:
-  - { name: x, webhook_configs: [ { url: ftp://h/x, timeout: soon, bearer_token_env: NOT_SET } ] }
+  - { name: x, webhook_configs: [ { url: ftp://h/x, timeout: soon, bearer_token_env: NOT_SET, headers: { "bad name": v, X-Ok: "a\nb" } } ] }
   - { name: x }
 "#,
         )
@@ -329,6 +338,8 @@ receivers:
             "alerting.receivers[0].webhook_configs[0].url: \"ftp://h/x\" is not an http(s) URL",
             "alerting.receivers[0].webhook_configs[0].timeout: \"soon\" is not a duration",
             "bearer_token_env: the environment variable NOT_SET is not set",
+            "webhook_configs[0].headers: \"bad name\" is not a valid HTTP header name",
+            "webhook_configs[0].headers.X-Ok: the value has characters",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
         }

@@ -531,8 +531,7 @@ impl Service {
             v.last_error.clone_from(&a.last_error);
             v.updated_at = go_time(now);
         }
-        let snapshot: Vec<NotificationView> = self.recent.iter().cloned().collect();
-        *self.handle.notifications.write() = Arc::new(snapshot);
+        // Published with the alerts at the next tick (within a second).
     }
 
     /// Publishes the alerts for the API, and their gauge.
