@@ -420,6 +420,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         pages(&s.resolved),
         dir.path().display()
     );
+    drop(s);
+    // Removed here, not on drop, so a failure is reported instead of ignored.
+    let path = dir.path().to_path_buf();
+    dir.close()
+        .with_context(|| format!("cannot remove the demo's data directory {}", path.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 

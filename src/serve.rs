@@ -239,6 +239,14 @@ pub(crate) async fn serve_until(
     info!("shutting down: draining requests, then flushing");
     ready.store(false, Ordering::Release);
     let _ = stop_tx.send(true);
+    let aborts = [
+        grpc.abort_handle(),
+        otlp_http.abort_handle(),
+        api.abort_handle(),
+        pg.abort_handle(),
+        slo_loop.abort_handle(),
+        alerting_loop.abort_handle(),
+    ];
     let drain = async {
         let _ = grpc.await;
         let _ = otlp_http.await;
@@ -248,15 +256,28 @@ pub(crate) async fn serve_until(
         let _ = slo_loop.await;
         match alerting_loop.await {
             Ok(Err(e)) => warn!(error = %e, "alerting stopped with an error"),
+            Err(e) if e.is_cancelled() => {}
             Err(e) => warn!(error = %e, "alerting stopped with a panic"),
             Ok(Ok(())) => {}
         }
     };
-    if tokio::time::timeout(Duration::from_secs(20), drain)
+    tokio::pin!(drain);
+    if tokio::time::timeout(Duration::from_secs(20), &mut drain)
         .await
         .is_err()
     {
-        warn!("requests still open after 20s; flushing anyway");
+        warn!("requests still open after 20s; cancelling them and flushing");
+        // Whatever still runs is cancelled and awaited, so nothing writes after `serve`
+        // returns. Storage maintenance is not cancelled: it ends at its next pass.
+        for task in &aborts {
+            task.abort();
+        }
+        if tokio::time::timeout(Duration::from_secs(20), drain)
+            .await
+            .is_err()
+        {
+            warn!("background work still running after 40s; flushing anyway");
+        }
     }
     storage
         .shutdown()

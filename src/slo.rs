@@ -92,8 +92,21 @@ pub(crate) async fn run(
         }
         let started = Instant::now();
         let now_ns = SystemClock.now_ns();
-        let slo = evaluator.tick(&ctx, now_ns).await;
-        let rule_out = rules.tick(&ctx, now_ns).await;
+        // A tick is abandoned at shutdown (dropping it cancels its queries) rather than holding
+        // the shutdown up: its half-updated rollups are then not saved, the last snapshot is,
+        // and a restart recomputes the minutes after it from stored data.
+        let work = async {
+            let slo = evaluator.tick(&ctx, now_ns).await;
+            let rule_out = rules.tick(&ctx, now_ns).await;
+            (slo, rule_out)
+        };
+        let (slo, rule_out) = tokio::select! {
+            out = work => out,
+            _ = stop.wait_for(|s| *s) => {
+                info!("shutdown during an SLO tick: the tick is abandoned");
+                return;
+            }
+        };
         rule_metrics.update(&rule_out);
         // Start from the previous snapshot so a failed SLO tick keeps its last SLO results.
         let mut snapshot = (*handle.get()).clone();
