@@ -68,10 +68,13 @@ struct IngestArgs {
     #[arg(long)]
     output: Option<PathBuf>,
     /// Skip the second run that measures ingest with the SLO engine busy (default SLO
-    /// templates and rules evaluated every 5 s, six times the default rate) against the
-    /// first run with no SLOs and no rules.
+    /// templates and rules evaluated every --slo-interval) against the first run with no SLOs
+    /// and no rules.
     #[arg(long)]
     no_slo_comparison: bool,
+    /// Evaluation interval of the SLO engine in the second run (the daemon's default is 30s).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    slo_interval: Duration,
 }
 
 /// One run of the real daemon under load.
@@ -273,7 +276,8 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
     let mut report = report;
     if let Some(on) = &with_slo {
         report.push_str(&format!(
-            "| with the SLO engine busy (default templates + rules every 5 s) | {:.0} spans/s ({:+.1}% vs without), {:.2} cores, {:.0} MiB peak RSS; {:.0} ticks, mean {:.0} ms |\n",
+            "| with the SLO engine busy (default templates + rules every {}) | {:.0} spans/s ({:+.1}% vs without), {:.2} cores, {:.0} MiB peak RSS; {:.0} ticks, mean {:.0} ms |\n",
+            humantime::format_duration(a.slo_interval),
             on.sps,
             (on.sps / sps - 1.0) * 100.0,
             on.cores,
@@ -300,7 +304,7 @@ async fn run_daemon(
     println!(
         "run: {}",
         if slo_busy {
-            "SLO engine busy (default SLO templates and rules, evaluated every 5 s)"
+            "SLO engine busy (default SLO templates and rules)"
         } else {
             "no SLOs, no rules"
         }
@@ -308,14 +312,15 @@ async fn run_daemon(
     // The real daemon.
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("slod.yaml");
-    std::fs::write(
-        &config,
-        if slo_busy {
-            "slo: { evaluation_interval: 5s }\n"
-        } else {
-            "slo: { default_templates: false, default_rules: false }\n"
-        },
-    )?;
+    let yaml = if slo_busy {
+        format!(
+            "slo: {{ evaluation_interval: {} }}\n",
+            humantime::format_duration(a.slo_interval)
+        )
+    } else {
+        "slo: { default_templates: false, default_rules: false }\n".to_string()
+    };
+    std::fs::write(&config, yaml)?;
     let data = dir.path().join("data");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.connections)
@@ -503,6 +508,7 @@ async fn all(a: AllArgs) -> Result<ExitCode> {
         distinct: 64,
         output: Some(part("ingest")),
         no_slo_comparison: false,
+        slo_interval: Duration::from_secs(5),
     })
     .await?;
     println!("== slod bench slo --slos 1000 --days 30 --runs 3");

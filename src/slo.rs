@@ -153,6 +153,8 @@ pub(crate) async fn run(
                 series = out.rollup.series,
                 conditions = out.conditions.len(),
                 rule_failures = rule_out.failed.len(),
+                rule_minutes = rule_out.minutes.map_or(0, |(u, _)| u.minutes),
+                rule_minutes_ms = rule_out.minutes.map_or(0, |(_, d)| d.as_millis() as u64),
                 "SLO tick"
             );
         }

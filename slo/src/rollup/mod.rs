@@ -9,7 +9,7 @@
 pub(crate) mod batch;
 pub mod persist;
 pub mod series;
-mod sql;
+pub(crate) mod sql;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -33,9 +33,9 @@ pub fn sql_ts(unix: i64) -> String {
 pub const TRAILING: i64 = 15 * 60;
 /// Late-data detection overlaps the previous tick by this much (rows are stamped with their
 /// ingest time just before they become visible).
-const INGEST_OVERLAP_NS: i64 = 30_000_000_000;
+pub(crate) const INGEST_OVERLAP_NS: i64 = 30_000_000_000;
 /// Dirty minutes closer than this are recomputed in one query.
-const MERGE_GAP: i64 = 30 * 60;
+pub(crate) const MERGE_GAP: i64 = 30 * 60;
 
 /// One SLO instance: the SLO's name and the labels of what it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -111,7 +111,7 @@ pub struct Rollups {
     keep: i64,
 }
 
-fn floor_minute(t: i64) -> i64 {
+pub(crate) fn floor_minute(t: i64) -> i64 {
     t.div_euclid(60) * 60
 }
 
@@ -120,7 +120,7 @@ fn floor_hour(t: i64) -> i64 {
 }
 
 /// Merges sorted points into `[from, to)` ranges of `step`, joining gaps up to `gap`.
-fn ranges(points: &BTreeSet<i64>, step: i64, gap: i64) -> Vec<(i64, i64)> {
+pub(crate) fn ranges(points: &BTreeSet<i64>, step: i64, gap: i64) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();
     for &p in points {
         match out.last_mut() {

@@ -47,7 +47,7 @@ pub(crate) fn threshold_column(t: Option<u64>) -> String {
 /// cold again (Lambda reclaims idle environments well before an hour).
 pub(crate) const INSTANCE_LOOKBACK: i64 = 3600;
 /// How far after the range: spans of one invocation (host and worker, retries) end together.
-const DEDUPE_AHEAD: i64 = 15 * 60;
+pub(crate) const DEDUPE_AHEAD: i64 = 15 * 60;
 
 /// The `invocations` view's own SQL over spans of `[from − lookback, to + ahead)` only. The
 /// view's window functions (dedupe, attempts, first invocation per instance) stop the time

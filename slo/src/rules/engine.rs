@@ -18,6 +18,7 @@ use serde::Serialize;
 use tracing::warn;
 
 use super::RuleSpec;
+use super::minutes::{MinuteCache, MinuteUpdate};
 use super::sql::{evaluation_minute, substitute};
 use crate::condition::{AlertCondition, ConditionState};
 
@@ -80,6 +81,8 @@ pub struct RuleOutput {
     pub statuses: Vec<RuleStatus>,
     /// Names of the rules whose evaluation failed at this tick.
     pub failed: Vec<String>,
+    /// What updating the cached per-minute view did, and how long it took.
+    pub minutes: Option<(MinuteUpdate, Duration)>,
 }
 
 /// One row of a rule's result: its label columns and its value (`None` for NULL).
@@ -99,6 +102,7 @@ pub struct RuleEngine {
     /// Per rule: row labels → state.
     active: Vec<HashMap<BTreeMap<String, String>, Active>>,
     timeout: Duration,
+    minutes: MinuteCache,
 }
 
 impl RuleEngine {
@@ -106,6 +110,7 @@ impl RuleEngine {
     pub fn new(rules: Vec<RuleSpec>, timeout: Duration) -> RuleEngine {
         let active = rules.iter().map(|_| HashMap::new()).collect();
         RuleEngine {
+            minutes: MinuteCache::new(&rules),
             rules,
             active,
             timeout,
@@ -119,6 +124,15 @@ impl RuleEngine {
     /// Evaluates every rule at `now_ns`.
     pub async fn tick(&mut self, ctx: &SessionContext, now_ns: i64) -> RuleOutput {
         let mut out = RuleOutput::default();
+        let started = Instant::now();
+        match self.minutes.update(ctx, now_ns, self.timeout).await {
+            Ok(u) => out.minutes = Some((u, started.elapsed())),
+            Err(e) => warn!(
+                error = %e.strip_backtrace(),
+                "cannot update the cached {}; rules derive it from raw spans at this tick",
+                super::minutes::VIEW
+            ),
+        }
         // One scoped context per distinct lookback, built when first needed in this tick.
         let mut scoped: Vec<(Duration, Result<SessionContext, String>)> = Vec::new();
         for i in 0..self.rules.len() {
@@ -129,7 +143,12 @@ impl RuleEngine {
                 Some(lookback) => {
                     if !scoped.iter().any(|(l, _)| *l == lookback) {
                         let from = evaluation_minute(now_ns) - lookback.as_secs() as i64;
-                        let c = super::scope::scoped(ctx, from).await.map_err(|e| {
+                        let c = async {
+                            let overrides = self.minutes.overrides(lookback, from)?;
+                            super::scope::scoped_with(ctx, from, None, &overrides, None).await
+                        }
+                        .await
+                        .map_err(|e| {
                             format!(
                                 "cannot restrict the tables to the lookback: {}",
                                 e.strip_backtrace()

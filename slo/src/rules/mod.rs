@@ -11,11 +11,13 @@
 //! - [`template`]: `{{ $labels.x }}` / `{{ $value }}` annotations;
 //! - [`defaults`]: the built-in rules;
 //! - [`engine`]: evaluation every tick, pending/`for` state, resolution;
+//! - [`minutes`]: `function_minute` kept across ticks, recomputing only what can have changed;
 //! - [`output`]: the `slo_rules` table and the `slod_rule_*` metrics.
 
 pub mod defaults;
 pub mod engine;
 pub mod file;
+pub mod minutes;
 pub mod output;
 pub mod scope;
 pub mod sql;

@@ -17,7 +17,7 @@ use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
     MemorySchemaProvider,
 };
-use datafusion::datasource::ViewTable;
+use datafusion::datasource::{TableProvider, ViewTable};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
@@ -28,6 +28,19 @@ const RAW: &str = "__slod_raw_";
 
 /// A context like `ctx` whose storage tables hold only rows with time ≥ `from_s` (unix s).
 pub async fn scoped(ctx: &SessionContext, from_s: i64) -> Result<SessionContext> {
+    scoped_with(ctx, from_s, None, &[], None).await
+}
+
+/// [`scoped`], with time < `to_s` as well when given, and with the catalogue views named in
+/// `overrides` served by the given tables instead of their SQL (views registered after them
+/// read the override). With `until`, views after that one are left out.
+pub async fn scoped_with(
+    ctx: &SessionContext,
+    from_s: i64,
+    to_s: Option<i64>,
+    overrides: &[(&str, Arc<dyn TableProvider>)],
+    until: Option<&str>,
+) -> Result<SessionContext> {
     let state = ctx.state();
     let options = state.config().options();
     let (catalog_name, schema_name) = (
@@ -62,11 +75,14 @@ pub async fn scoped(ctx: &SessionContext, from_s: i64) -> Result<SessionContext>
             Some(t) => {
                 let raw = format!("{RAW}{name}");
                 scoped.register_table(&raw, provider)?;
-                let sql = format!(
-                    "SELECT * FROM {raw} WHERE {} >= {}",
-                    t.time_column(),
+                let column = t.time_column();
+                let mut sql = format!(
+                    "SELECT * FROM {raw} WHERE {column} >= {}",
                     crate::rollup::sql_ts(from_s)
                 );
+                if let Some(to_s) = to_s {
+                    sql.push_str(&format!(" AND {column} < {}", crate::rollup::sql_ts(to_s)));
+                }
                 register_view(&scoped, &name, &sql).await?;
             }
             None => {
@@ -75,7 +91,15 @@ pub async fn scoped(ctx: &SessionContext, from_s: i64) -> Result<SessionContext>
         }
     }
     for v in crate::catalogue::VIEWS {
-        register_view(&scoped, v.name, v.sql).await?;
+        match overrides.iter().find(|(name, _)| *name == v.name) {
+            Some((_, table)) => {
+                scoped.register_table(v.name, table.clone())?;
+            }
+            None => register_view(&scoped, v.name, v.sql).await?,
+        }
+        if until == Some(v.name) {
+            break;
+        }
     }
     Ok(scoped)
 }

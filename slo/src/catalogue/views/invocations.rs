@@ -2,15 +2,23 @@
 
 use super::View;
 
+// `inv` names the span columns it keeps: carried through the window sorts below, `s.*` would
+// move every span's attribute maps, events and links three times.
 pub(crate) const INVOCATIONS: View = View {
     name: "invocations",
     description: "one row per function invocation (deduplicated invocation spans) with derived \
                   error, throttle, cold-start and timeout flags, configured memory and cost",
     sql: r#"
 WITH inv AS (
-    SELECT s.*,
+    SELECT start_time, end_time, duration_ns, trace_id, span_id, kind, service_name, service_version,
+        cloud_provider, cloud_platform, cloud_region, cloud_account_id, faas_invocation_id, faas_name,
+        faas_version, faas_trigger, faas_max_memory_mb, faas_coldstart, is_error, is_throttle,
+        error_type, exception_type, status_message, http_response_status_code, http_route,
+        messaging_system, messaging_destination_name, workflow_name, workflow_execution_id, workflow_step,
         COALESCE(faas_invocation_id, encode(trace_id, 'hex') || encode(span_id, 'hex')) AS dedupe_key,
-        COALESCE(faas_instance, resource_attributes['service.instance.id']) AS instance_key
+        COALESCE(faas_instance, resource_attributes['service.instance.id']) AS instance_key,
+        COALESCE(resource_attributes['aws.lambda.initialization_type'], attributes['aws.lambda.initialization_type'])
+            = 'provisioned-concurrency' AS provisioned
     FROM spans s
     WHERE is_invocation
 ),
@@ -65,9 +73,7 @@ one AS (
         COALESCE(workflow_execution_id, any_workflow_execution_id) AS workflow_execution_id,
         COALESCE(workflow_step, any_workflow_step) AS workflow_step,
         http_route, messaging_system, messaging_destination_name,
-        any_error, any_throttle, any_coldstart,
-        COALESCE(resource_attributes['aws.lambda.initialization_type'], attributes['aws.lambda.initialization_type'])
-            = 'provisioned-concurrency' AS provisioned,
+        any_error, any_throttle, any_coldstart, provisioned,
         init.trace_id IS NOT NULL AS init_span_cold
     FROM ranked
     LEFT JOIN (SELECT DISTINCT trace_id AS trace_id FROM spans

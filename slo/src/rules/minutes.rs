@@ -1,0 +1,282 @@
+//! `function_minute` kept in memory across ticks for the rules.
+//!
+//! A rule with a lookback reads the catalogue through a context scoped to that lookback
+//! ([`super::scope`]); derived there from raw spans, `function_minute` (and
+//! `function_errors_1m`, `function_cost_1m` on top of it) costs the window functions of
+//! `invocations` over the whole lookback, once per rule and per tick: the tick grew with the
+//! hours of spans behind it. The cache holds `function_minute`'s rows for the longest lookback
+//! of the rules that read it and, at each tick, recomputes only the minutes that can have
+//! changed — the same ones the SLI rollups recompute: the trailing [`TRAILING`] minutes and every
+//! minute that received data since the last tick (from `ingest_time`) — each from raw tables
+//! scoped to `[from − INSTANCE_LOOKBACK, to + DEDUPE_AHEAD)`, the context the rollups use, with
+//! `invocations` derived once per range (only the columns those views read) and served from
+//! memory to them. A rule then reads the cached minutes of its own lookback. Rules see a richer
+//! context than before: cold starts and retries near the start of a lookback are derived from
+//! the hour before it, as the rollups derive them, instead of from the lookback alone.
+//!
+//! If an update fails the cache is dropped: rules fall back to deriving from raw spans at that
+//! tick, and the next tick rebuilds it whole.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef, TimeUnit};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::{DataFrame, SessionContext};
+use futures::StreamExt;
+
+use super::RuleSpec;
+use crate::rollup::batch::Rows;
+use crate::rollup::sql::{DEDUPE_AHEAD, INSTANCE_LOOKBACK, dirty_minutes};
+use crate::rollup::{INGEST_OVERLAP_NS, MERGE_GAP, TRAILING, floor_minute, ranges, sql_ts};
+
+/// The cached view.
+pub const VIEW: &str = "function_minute";
+/// Views that read it (a rule naming any of them benefits from the cache).
+const READERS: [&str; 3] = ["function_minute", "function_errors_1m", "function_cost_1m"];
+/// The columns of `invocations` that `function_minute` and the views it reads use: the others
+/// (error details, ids, attributes) cost most of the derivation and are not materialised.
+const INVOCATION_COLUMNS: [&str; 22] = [
+    "minute",
+    "time",
+    "end_time",
+    "span_id",
+    "service_name",
+    "faas_name",
+    "cloud_provider",
+    "cloud_platform",
+    "cloud_region",
+    "attempt",
+    "workflow_execution_id",
+    "workflow_step",
+    "is_error",
+    "is_throttle",
+    "is_cold_start",
+    "is_timeout",
+    "within_latency_threshold",
+    "http_response_status_code",
+    "duration_ms",
+    "timeout_ms",
+    "memory_mb",
+    "gb_seconds",
+];
+/// Most `invocations` rows one update holds in memory (22 columns, ~100 bytes a row).
+const MAX_MATERIALISED: usize = 2_000_000;
+/// Rules with a longer lookback derive from raw spans as before (the cache stays small).
+const MAX_HORIZON: i64 = 6 * 3600;
+
+/// What one update did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MinuteUpdate {
+    pub minutes: usize,
+    pub queries: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct MinuteCache {
+    /// Seconds of minutes kept; 0 = no rule needs the cache.
+    horizon: i64,
+    /// `function_minute`'s rows of the kept minutes, or `None` until built.
+    rows: Option<RecordBatch>,
+    /// Ingest time (ns) up to which new data has been looked for.
+    watermark_ns: i64,
+    /// Most `invocations` rows held at once ([`MAX_MATERIALISED`]).
+    max_materialised: usize,
+}
+
+/// Whether `rule` reads `function_minute`, directly or through a view over it, within a
+/// lookback the cache can serve.
+fn reads_minutes(rule: &RuleSpec) -> Option<i64> {
+    let lookback = rule.lookback?.as_secs() as i64;
+    let sql = rule.sql.to_ascii_lowercase();
+    (lookback <= MAX_HORIZON && READERS.iter().any(|v| sql.contains(v))).then_some(lookback)
+}
+
+impl MinuteCache {
+    pub fn new(rules: &[RuleSpec]) -> MinuteCache {
+        MinuteCache {
+            horizon: rules.iter().filter_map(reads_minutes).max().unwrap_or(0),
+            max_materialised: MAX_MATERIALISED,
+            ..MinuteCache::default()
+        }
+    }
+
+    /// The cached view for rules with `lookback`, scoped to `from_s` (unix s): its rows with
+    /// `minute ≥ from_s`; none when they derive it from raw spans (no cache, or a longer
+    /// lookback).
+    pub fn overrides(
+        &self,
+        lookback: Duration,
+        from_s: i64,
+    ) -> Result<Vec<(&'static str, Arc<dyn TableProvider>)>> {
+        let Some(rows) = &self.rows else {
+            return Ok(Vec::new());
+        };
+        if lookback.as_secs() as i64 > self.horizon {
+            return Ok(Vec::new());
+        }
+        let keep = minute_mask(rows, |m| m >= from_s)?;
+        let rows = filter_record_batch(rows, &keep)?;
+        let table = MemTable::try_new(rows.schema(), vec![vec![rows]])?;
+        Ok(vec![(VIEW, Arc::new(table))])
+    }
+
+    /// Recomputes what can have changed since the last update at `now_ns`, within `timeout`.
+    /// On failure the cache is dropped (rules derive from raw spans) and rebuilt next time.
+    pub async fn update(
+        &mut self,
+        ctx: &SessionContext,
+        now_ns: i64,
+        timeout: Duration,
+    ) -> Result<MinuteUpdate> {
+        if self.horizon == 0 {
+            return Ok(MinuteUpdate::default());
+        }
+        let result = match tokio::time::timeout(timeout, self.recompute(ctx, now_ns)).await {
+            Ok(r) => r,
+            Err(_) => Err(DataFusionError::Execution(format!(
+                "updating {VIEW} took longer than {}s (limits.query_timeout)",
+                timeout.as_secs()
+            ))),
+        };
+        if result.is_err() {
+            self.rows = None;
+        }
+        result
+    }
+
+    async fn recompute(&mut self, ctx: &SessionContext, now_ns: i64) -> Result<MinuteUpdate> {
+        let now = now_ns.div_euclid(1_000_000_000);
+        let end = floor_minute(now) + 60;
+        let oldest = floor_minute(now - self.horizon) - 60;
+        let mut stats = MinuteUpdate::default();
+        let mut minutes: BTreeSet<i64> = BTreeSet::new();
+        if self.rows.is_some() {
+            let since = (self.watermark_ns - INGEST_OVERLAP_NS).max(0);
+            let dirty = Rows::collect(ctx, &dirty_minutes(since, now_ns)).await?;
+            stats.queries += 1;
+            minutes.extend(dirty.timestamps("minute").into_iter().flatten());
+            minutes.extend((floor_minute(now - TRAILING)..end).step_by(60));
+        } else {
+            minutes.extend((oldest..end).step_by(60));
+        }
+        let minutes: BTreeSet<i64> = minutes
+            .into_iter()
+            .filter(|m| (oldest..end).contains(m))
+            .collect();
+        let recomputed = ranges(&minutes, 60, MERGE_GAP);
+        let mut fresh = Vec::new();
+        let mut schema: Option<SchemaRef> = None;
+        for &(from, to) in &recomputed {
+            let df = minutes_of(ctx, from, to, self.max_materialised).await?;
+            schema.get_or_insert_with(|| Arc::new(df.schema().as_arrow().clone()));
+            fresh.extend(df.collect().await?);
+            stats.queries += 1;
+            stats.minutes += ((to - from) / 60) as usize;
+        }
+        // Keep the old rows of minutes not recomputed and still within the horizon.
+        let mut parts = Vec::new();
+        if let Some(old) = &self.rows {
+            let keep = minute_mask(old, |m| {
+                m >= oldest && !recomputed.iter().any(|(f, t)| (*f..*t).contains(&m))
+            })?;
+            parts.push(filter_record_batch(old, &keep)?);
+        }
+        parts.extend(fresh);
+        let schema = match parts.first() {
+            Some(b) => b.schema(),
+            None => schema.ok_or_else(|| DataFusionError::Internal(format!("no schema for {VIEW}")))?,
+        };
+        self.rows = Some(concat_batches(&schema, &parts)?);
+        self.watermark_ns = now_ns;
+        Ok(stats)
+    }
+}
+
+/// `function_minute` for the minutes of `[from, to)`, from raw tables scoped to
+/// `[from − INSTANCE_LOOKBACK, to + DEDUPE_AHEAD)`. It reads `invocations` several times
+/// (directly, for retries, for concurrency): derived once and served from memory — unless that
+/// would hold more than `max_rows` rows, which are never collected: then each read
+/// derives it again, in the memory pool (spilling) like any query.
+async fn minutes_of(ctx: &SessionContext, from: i64, to: i64, max_rows: usize) -> Result<DataFrame> {
+    let (lo, hi) = (from - INSTANCE_LOOKBACK, Some(to + DEDUPE_AHEAD));
+    let scoped = super::scope::scoped_with(ctx, lo, hi, &[], Some("invocations")).await?;
+    let df = scoped
+        .sql(&format!(
+            "SELECT {} FROM invocations",
+            INVOCATION_COLUMNS.join(", ")
+        ))
+        .await?;
+    let mut stream = df.execute_stream().await?;
+    let schema = stream.schema();
+    let mut batches = Vec::new();
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows();
+        if rows > max_rows {
+            batches.clear();
+            break;
+        }
+        batches.push(batch);
+    }
+    drop(stream);
+    let overrides: Vec<(&str, Arc<dyn TableProvider>)> = if rows > max_rows {
+        tracing::debug!(
+            from,
+            to,
+            "too many invocations to hold: {VIEW} derives them at each read"
+        );
+        Vec::new()
+    } else {
+        vec![("invocations", Arc::new(MemTable::try_new(schema, vec![batches])?))]
+    };
+    let scoped = super::scope::scoped_with(ctx, lo, hi, &overrides, Some(VIEW)).await?;
+    scoped
+        .sql(&format!(
+            "SELECT * FROM {VIEW} WHERE minute >= {} AND minute < {}",
+            sql_ts(from),
+            sql_ts(to)
+        ))
+        .await
+}
+
+#[cfg(test)]
+impl MinuteCache {
+    pub(crate) fn with_max_materialised(mut self, rows: usize) -> MinuteCache {
+        self.max_materialised = rows;
+        self
+    }
+
+    pub(crate) fn rows(&self) -> Option<&RecordBatch> {
+        self.rows.as_ref()
+    }
+}
+
+/// A row mask from the `minute` column (unix seconds).
+fn minute_mask(rows: &RecordBatch, keep: impl Fn(i64) -> bool) -> Result<BooleanArray> {
+    let column = rows
+        .column_by_name("minute")
+        .ok_or_else(|| DataFusionError::Internal(format!("{VIEW} has no minute column")))?;
+    let per_second = match column.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => 1,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000_000,
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => 1_000_000_000,
+        other => {
+            return Err(DataFusionError::Internal(format!(
+                "{VIEW}.minute is {other}, not a timestamp"
+            )));
+        }
+    };
+    let values = cast(column, &DataType::Int64)?;
+    let values = values.as_primitive::<Int64Type>();
+    Ok((0..values.len())
+        .map(|i| Some(values.is_valid(i) && keep(values.value(i).div_euclid(per_second))))
+        .collect())
+}
