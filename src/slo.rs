@@ -71,6 +71,11 @@ pub(crate) async fn run(
     info!(rules = rule_names.len(), names = %rule_names.join(","), "SQL alert rules loaded");
     let mut evaluator = Evaluator::new(settings.specs.clone(), settings.eval.clone());
     let mut rules = RuleEngine::new(settings.rules.clone(), settings.rule_timeout);
+    // The rollups and the rules' per-minute cache derive `invocations` for the same scopes
+    // in a tick: once, shared.
+    let shared = slod_slo::shared::SharedInvocations::default();
+    evaluator.rollups.share(shared.clone());
+    rules.share(shared.clone());
     match persist::load(&mut evaluator.rollups, &dir) {
         Ok(true) => info!(
             series = evaluator.rollups.series().len(),
@@ -98,6 +103,7 @@ pub(crate) async fn run(
         let work = async {
             let slo = evaluator.tick(&ctx, now_ns).await;
             let rule_out = rules.tick(&ctx, now_ns).await;
+            shared.clear().await;
             (slo, rule_out)
         };
         let (slo, rule_out) = tokio::select! {

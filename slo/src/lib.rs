@@ -11,5 +11,6 @@ pub mod evaluator;
 pub mod policy;
 pub mod rollup;
 pub mod rules;
+pub mod shared;
 pub mod spec;
 pub mod tables;

@@ -20,6 +20,7 @@ use globset::GlobMatcher;
 use serde::Serialize;
 
 use crate::burn::Counts;
+use crate::shared::SharedInvocations;
 use crate::spec::{Sli, SloSpec, Subject};
 use batch::Rows;
 pub use series::{MINUTE_TIER, TieredSeries};
@@ -109,6 +110,8 @@ pub struct Rollups {
     pub(crate) watermark_ns: i64,
     /// How far back hours are kept (the longest SLO window plus a day).
     keep: i64,
+    /// `invocations` shared with the rules within a tick, when the loop shares it.
+    shared: Option<SharedInvocations>,
 }
 
 pub(crate) fn floor_minute(t: i64) -> i64 {
@@ -148,7 +151,14 @@ impl Rollups {
             series: BTreeMap::new(),
             watermark_ns: 0,
             keep,
+            shared: None,
         }
+    }
+
+    /// Reads `invocations` through `shared` in [`Rollups::update`], so what the rules derive
+    /// for the same scope in the same tick is derived once.
+    pub fn share(&mut self, shared: SharedInvocations) {
+        self.shared = Some(shared);
     }
 
     pub fn slos(&self) -> impl Iterator<Item = &SloSpec> {
@@ -204,11 +214,11 @@ impl Rollups {
             .map(|m| floor_hour(*m))
             .collect();
         for (from, to) in ranges(&old_hours, 3600, 0) {
-            stats.queries += self.recompute(ctx, from, to, Granularity::Hour).await?;
+            stats.queries += self.recompute(ctx, from, to, Granularity::Hour, now_ns).await?;
             stats.hours_recomputed += ((to - from) / 3600) as usize;
         }
         for (from, to) in ranges(&recent, 60, MERGE_GAP) {
-            stats.queries += self.recompute(ctx, from, to, Granularity::Minute).await?;
+            stats.queries += self.recompute(ctx, from, to, Granularity::Minute, now_ns).await?;
             stats.minutes_recomputed += ((to - from) / 60) as usize;
         }
         for s in self.series.values_mut() {
@@ -233,7 +243,7 @@ impl Rollups {
         let mut start = floor_minute(from);
         while start < to {
             let end = (start + 86_400).min(to);
-            let (acc, _) = self.counts(ctx, start, end, Granularity::Minute).await?;
+            let (acc, _) = self.counts(ctx, start, end, Granularity::Minute, None).await?;
             for ((key, t), c) in acc {
                 out.entry(key).or_default().push((t, c));
             }
@@ -252,8 +262,9 @@ impl Rollups {
         from: i64,
         to: i64,
         g: Granularity,
+        tick_ns: i64,
     ) -> DfResult<usize> {
-        let (acc, queries) = self.counts(ctx, from, to, g).await?;
+        let (acc, queries) = self.counts(ctx, from, to, g, Some(tick_ns)).await?;
         // Replace every bucket of the range: first forget what existed, then set the new counts.
         for series in self.series.values_mut() {
             let series = Arc::make_mut(series);
@@ -272,13 +283,15 @@ impl Rollups {
         Ok(queries)
     }
 
-    /// Every SLO's counts per bucket of `[from, to)`, and the number of queries run.
+    /// Every SLO's counts per bucket of `[from, to)`, and the number of queries run. Within an
+    /// evaluation tick (`tick_ns`), `invocations` is read through the shared scopes.
     async fn counts(
         &self,
         ctx: &SessionContext,
         from: i64,
         to: i64,
         g: Granularity,
+        tick_ns: Option<i64>,
     ) -> DfResult<(HashMap<(SeriesKey, i64), Counts>, usize)> {
         let mut acc: HashMap<(SeriesKey, i64), Counts> = HashMap::new();
         let mut queries = 0;
@@ -288,7 +301,15 @@ impl Rollups {
 
         if subjects.contains("Function") {
             let thresholds = sql::thresholds(&specs, false);
-            let spans = Rows::collect(ctx, &sql::invocations(from, to, bucket, &thresholds)).await?;
+            let spans = match (&self.shared, tick_ns) {
+                (Some(shared), Some(tick_ns)) => {
+                    let (lo, hi) = (from - sql::INSTANCE_LOOKBACK, to + sql::DEDUPE_AHEAD);
+                    let scoped = shared.scoped(ctx, lo, hi, tick_ns, "invocations").await?;
+                    let q = sql::invocations_from("invocations", from, to, bucket, &thresholds);
+                    Rows::collect(&scoped, &q).await?
+                }
+                _ => Rows::collect(ctx, &sql::invocations(from, to, bucket, &thresholds)).await?,
+            };
             let metrics = Rows::collect(ctx, &sql::function_metrics(from, to, bucket)).await?;
             queries += 2;
             let histograms = if thresholds.is_empty() {

@@ -69,6 +69,18 @@ fn scoped_invocations(from: i64, to: i64) -> String {
 
 /// Per minute and function, from spans (the `invocations` view, scoped to the range).
 pub(crate) fn invocations(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
+    let source = format!("({})", scoped_invocations(from, to));
+    invocations_from(&source, from, to, bucket, thresholds)
+}
+
+/// [`invocations`] reading `source` (a table or a parenthesised query) as the view.
+pub(crate) fn invocations_from(
+    source: &str,
+    from: i64,
+    to: i64,
+    bucket: &str,
+    thresholds: &[Option<u64>],
+) -> String {
     let mut fast = String::new();
     for t in thresholds {
         let limit = match t {
@@ -86,10 +98,9 @@ pub(crate) fn invocations(from: i64, to: i64, bucket: &str, thresholds: &[Option
   count(*) FILTER (WHERE NOT coalesce(is_error, false)) AS ok,
   count(*) FILTER (WHERE NOT coalesce(is_throttle, false)) AS not_throttled,
   count(*) FILTER (WHERE NOT coalesce(is_cold_start, false)) AS warm{fast}
-FROM ({}) AS invocations
+FROM {source} AS invocations
 WHERE time >= {} AND time < {}
 GROUP BY 1, 2, 3, 4, 5",
-        scoped_invocations(from, to),
         ts(from),
         ts(to)
     )

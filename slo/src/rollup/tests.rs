@@ -62,8 +62,21 @@ slos:
   - { name: throttles, sli: throttling, objective: 0.999 }
 "#;
 
+/// The same counts whether `invocations` is derived by the rollup query itself, shared and held
+/// in memory, or shared but over the row limit.
 #[tokio::test]
 async fn minute_counts_per_kind_from_spans() {
+    use crate::shared::SharedInvocations;
+    for shared in [
+        None,
+        Some(SharedInvocations::default()),
+        Some(SharedInvocations::new(0)),
+    ] {
+        minute_counts_per_kind(shared).await;
+    }
+}
+
+async fn minute_counts_per_kind(shared: Option<crate::shared::SharedInvocations>) {
     // checkout, minute 0: 4 invocations (1 error; 50, 80, 150, 2000 ms); minute 1: 2 ok (10 ms).
     let rows = vec![
         inv("checkout", 1, 0, 50.0, false, 0),
@@ -76,6 +89,9 @@ async fn minute_counts_per_kind_from_spans() {
     ];
     let ctx = catalogue(&[(Table::Spans, rows)], &CatalogueSettings::default());
     let mut r = Rollups::new(slos(YAML));
+    if let Some(shared) = shared {
+        r.share(shared);
+    }
     let stats = r.update(&ctx, at(5, 0.0)).await.unwrap();
     assert!(stats.minutes_recomputed >= 15, "{stats:?}");
     let checkout = fn_labels("checkout");

@@ -117,6 +117,11 @@ impl RuleEngine {
         }
     }
 
+    /// Derives `invocations` through `shared` (see [`crate::shared`]).
+    pub fn share(&mut self, shared: crate::shared::SharedInvocations) {
+        self.minutes.share(shared);
+    }
+
     pub fn rules(&self) -> &[RuleSpec] {
         &self.rules
     }

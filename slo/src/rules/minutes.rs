@@ -28,45 +28,17 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::{DataFrame, SessionContext};
-use futures::StreamExt;
 
 use super::RuleSpec;
 use crate::rollup::batch::Rows;
 use crate::rollup::sql::{DEDUPE_AHEAD, INSTANCE_LOOKBACK, dirty_minutes};
 use crate::rollup::{INGEST_OVERLAP_NS, MERGE_GAP, TRAILING, floor_minute, ranges, sql_ts};
+use crate::shared::SharedInvocations;
 
 /// The cached view.
 pub const VIEW: &str = "function_minute";
 /// Views that read it (a rule naming any of them benefits from the cache).
 const READERS: [&str; 3] = ["function_minute", "function_errors_1m", "function_cost_1m"];
-/// The columns of `invocations` that `function_minute` and the views it reads use: the others
-/// (error details, ids, attributes) cost most of the derivation and are not materialised.
-const INVOCATION_COLUMNS: [&str; 22] = [
-    "minute",
-    "time",
-    "end_time",
-    "span_id",
-    "service_name",
-    "faas_name",
-    "cloud_provider",
-    "cloud_platform",
-    "cloud_region",
-    "attempt",
-    "workflow_execution_id",
-    "workflow_step",
-    "is_error",
-    "is_throttle",
-    "is_cold_start",
-    "is_timeout",
-    "within_latency_threshold",
-    "http_response_status_code",
-    "duration_ms",
-    "timeout_ms",
-    "memory_mb",
-    "gb_seconds",
-];
-/// Most `invocations` rows one update holds in memory (22 columns, ~100 bytes a row).
-const MAX_MATERIALISED: usize = 2_000_000;
 /// Rules with a longer lookback derive from raw spans as before (the cache stays small).
 const MAX_HORIZON: i64 = 6 * 3600;
 
@@ -85,8 +57,8 @@ pub struct MinuteCache {
     rows: Option<RecordBatch>,
     /// Ingest time (ns) up to which new data has been looked for.
     watermark_ns: i64,
-    /// Most `invocations` rows held at once ([`MAX_MATERIALISED`]).
-    max_materialised: usize,
+    /// Where `invocations` is derived once per tick and scope.
+    shared: SharedInvocations,
 }
 
 /// Whether `rule` reads `function_minute`, directly or through a view over it, within a
@@ -101,7 +73,6 @@ impl MinuteCache {
     pub fn new(rules: &[RuleSpec]) -> MinuteCache {
         MinuteCache {
             horizon: rules.iter().filter_map(reads_minutes).max().unwrap_or(0),
-            max_materialised: MAX_MATERIALISED,
             ..MinuteCache::default()
         }
     }
@@ -124,6 +95,26 @@ impl MinuteCache {
         let rows = filter_record_batch(rows, &keep)?;
         let table = MemTable::try_new(rows.schema(), vec![vec![rows]])?;
         Ok(vec![(VIEW, Arc::new(table))])
+    }
+
+    /// Reads `invocations` through `shared`, which the SLI rollups share too.
+    pub fn share(&mut self, shared: SharedInvocations) {
+        self.shared = shared;
+    }
+
+    /// `function_minute` for the minutes of `[from, to)`, from raw tables scoped to
+    /// `[from − INSTANCE_LOOKBACK, to + DEDUPE_AHEAD)`: it reads `invocations` several times
+    /// (directly, for retries, for concurrency), derived once per tick and scope.
+    async fn minutes_of(&self, ctx: &SessionContext, from: i64, to: i64, tick_ns: i64) -> Result<DataFrame> {
+        let (lo, hi) = (from - INSTANCE_LOOKBACK, to + DEDUPE_AHEAD);
+        let scoped = self.shared.scoped(ctx, lo, hi, tick_ns, VIEW).await?;
+        scoped
+            .sql(&format!(
+                "SELECT * FROM {VIEW} WHERE minute >= {} AND minute < {}",
+                sql_ts(from),
+                sql_ts(to)
+            ))
+            .await
     }
 
     /// Recomputes what can have changed since the last update at `now_ns`, within `timeout`.
@@ -173,7 +164,7 @@ impl MinuteCache {
         let mut fresh = Vec::new();
         let mut schema: Option<SchemaRef> = None;
         for &(from, to) in &recomputed {
-            let df = minutes_of(ctx, from, to, self.max_materialised).await?;
+            let df = self.minutes_of(ctx, from, to, now_ns).await?;
             schema.get_or_insert_with(|| Arc::new(df.schema().as_arrow().clone()));
             fresh.extend(df.collect().await?);
             stats.queries += 1;
@@ -198,58 +189,10 @@ impl MinuteCache {
     }
 }
 
-/// `function_minute` for the minutes of `[from, to)`, from raw tables scoped to
-/// `[from − INSTANCE_LOOKBACK, to + DEDUPE_AHEAD)`. It reads `invocations` several times
-/// (directly, for retries, for concurrency): derived once and served from memory — unless that
-/// would hold more than `max_rows` rows, which are never collected: then each read
-/// derives it again, in the memory pool (spilling) like any query.
-async fn minutes_of(ctx: &SessionContext, from: i64, to: i64, max_rows: usize) -> Result<DataFrame> {
-    let (lo, hi) = (from - INSTANCE_LOOKBACK, Some(to + DEDUPE_AHEAD));
-    let scoped = super::scope::scoped_with(ctx, lo, hi, &[], Some("invocations")).await?;
-    let df = scoped
-        .sql(&format!(
-            "SELECT {} FROM invocations",
-            INVOCATION_COLUMNS.join(", ")
-        ))
-        .await?;
-    let mut stream = df.execute_stream().await?;
-    let schema = stream.schema();
-    let mut batches = Vec::new();
-    let mut rows = 0;
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        rows += batch.num_rows();
-        if rows > max_rows {
-            batches.clear();
-            break;
-        }
-        batches.push(batch);
-    }
-    drop(stream);
-    let overrides: Vec<(&str, Arc<dyn TableProvider>)> = if rows > max_rows {
-        tracing::debug!(
-            from,
-            to,
-            "too many invocations to hold: {VIEW} derives them at each read"
-        );
-        Vec::new()
-    } else {
-        vec![("invocations", Arc::new(MemTable::try_new(schema, vec![batches])?))]
-    };
-    let scoped = super::scope::scoped_with(ctx, lo, hi, &overrides, Some(VIEW)).await?;
-    scoped
-        .sql(&format!(
-            "SELECT * FROM {VIEW} WHERE minute >= {} AND minute < {}",
-            sql_ts(from),
-            sql_ts(to)
-        ))
-        .await
-}
-
 #[cfg(test)]
 impl MinuteCache {
-    pub(crate) fn with_max_materialised(mut self, rows: usize) -> MinuteCache {
-        self.max_materialised = rows;
+    pub(crate) fn with_shared(mut self, shared: SharedInvocations) -> MinuteCache {
+        self.shared = shared;
         self
     }
 

@@ -695,7 +695,8 @@ async fn cached_function_minute_rows_equal_the_views() {
     let mut got = Vec::new();
     let mut held = None;
     for limit in [usize::MAX, 0] {
-        let mut cache = MinuteCache::new(std::slice::from_ref(&r)).with_max_materialised(limit);
+        let mut cache = MinuteCache::new(std::slice::from_ref(&r))
+            .with_shared(crate::shared::SharedInvocations::new(limit));
         cache.update(&ctx, now, Duration::from_secs(30)).await.unwrap();
         let rows = cache.rows().expect("built").clone();
         got.push(render(&rows));
