@@ -2,8 +2,11 @@
 
 use super::View;
 
-// `inv` names the span columns it keeps: carried through the window sorts below, `s.*` would
-// move every span's attribute maps, events and links three times.
+// `inv` names the span columns it keeps: carried through the sorts below, `s.*` would move every
+// span's attribute maps, events and links. Most invocations have one span: only spans sharing a
+// dedupe key go through the window functions (attempts, the representative span) — partitions
+// of one row cost as much there as larger ones — and each attempt's flags are a GROUP BY.
+// A span alone under its key is its own attempt 1 and its own flags.
 pub(crate) const INVOCATIONS: View = View {
     name: "invocations",
     description: "one row per function invocation (deduplicated invocation spans) with derived \
@@ -22,12 +25,19 @@ WITH inv AS (
     FROM spans s
     WHERE is_invocation
 ),
+keys AS (
+    SELECT dedupe_key, count(*) AS spans FROM inv GROUP BY dedupe_key
+),
+tagged AS (
+    SELECT inv.*, keys.spans FROM inv JOIN keys ON inv.dedupe_key = keys.dedupe_key
+),
 islands AS (
     SELECT *,
         CASE WHEN start_time > max(end_time) OVER (PARTITION BY dedupe_key ORDER BY start_time, span_id
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
              THEN 1 ELSE 0 END AS new_attempt
-    FROM inv
+    FROM tagged
+    WHERE spans > 1
 ),
 attempts AS (
     SELECT *,
@@ -35,26 +45,82 @@ attempts AS (
                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS attempt
     FROM islands
 ),
-ranked AS (
+groups AS (
+    SELECT dedupe_key, attempt,
+        bool_or(is_error) AS any_error,
+        bool_or(is_throttle) AS any_throttle,
+        bool_or(faas_coldstart) AS any_coldstart,
+        max(faas_name) AS any_faas_name,
+        max(faas_version) AS any_faas_version,
+        max(instance_key) AS any_instance,
+        max(faas_trigger) AS any_trigger,
+        max(faas_max_memory_mb) AS any_memory,
+        max(error_type) AS any_error_type,
+        max(exception_type) AS any_exception_type,
+        max(status_message) AS any_status_message,
+        max(http_response_status_code) AS any_http_status,
+        max(workflow_name) AS any_workflow_name,
+        max(workflow_execution_id) AS any_workflow_execution_id,
+        max(workflow_step) AS any_workflow_step
+    FROM attempts
+    GROUP BY dedupe_key, attempt
+),
+firsts AS (
     SELECT *,
         row_number() OVER (PARTITION BY dedupe_key, attempt
-            ORDER BY CASE kind WHEN 2 THEN 0 WHEN 5 THEN 1 ELSE 2 END, duration_ns DESC, start_time, span_id) AS rn,
-        bool_or(is_error) OVER (PARTITION BY dedupe_key, attempt) AS any_error,
-        bool_or(is_throttle) OVER (PARTITION BY dedupe_key, attempt) AS any_throttle,
-        bool_or(faas_coldstart) OVER (PARTITION BY dedupe_key, attempt) AS any_coldstart,
-        max(faas_name) OVER (PARTITION BY dedupe_key, attempt) AS any_faas_name,
-        max(faas_version) OVER (PARTITION BY dedupe_key, attempt) AS any_faas_version,
-        max(instance_key) OVER (PARTITION BY dedupe_key, attempt) AS any_instance,
-        max(faas_trigger) OVER (PARTITION BY dedupe_key, attempt) AS any_trigger,
-        max(faas_max_memory_mb) OVER (PARTITION BY dedupe_key, attempt) AS any_memory,
-        max(error_type) OVER (PARTITION BY dedupe_key, attempt) AS any_error_type,
-        max(exception_type) OVER (PARTITION BY dedupe_key, attempt) AS any_exception_type,
-        max(status_message) OVER (PARTITION BY dedupe_key, attempt) AS any_status_message,
-        max(http_response_status_code) OVER (PARTITION BY dedupe_key, attempt) AS any_http_status,
-        max(workflow_name) OVER (PARTITION BY dedupe_key, attempt) AS any_workflow_name,
-        max(workflow_execution_id) OVER (PARTITION BY dedupe_key, attempt) AS any_workflow_execution_id,
-        max(workflow_step) OVER (PARTITION BY dedupe_key, attempt) AS any_workflow_step
+            ORDER BY CASE kind WHEN 2 THEN 0 WHEN 5 THEN 1 ELSE 2 END, duration_ns DESC, start_time, span_id) AS rn
     FROM attempts
+),
+ranked AS (
+    SELECT f.start_time,
+        f.end_time,
+        f.duration_ns,
+        f.trace_id,
+        f.span_id,
+        f.service_name,
+        f.service_version,
+        f.cloud_provider,
+        f.cloud_platform,
+        f.cloud_region,
+        f.cloud_account_id,
+        f.faas_invocation_id,
+        f.faas_name,
+        f.faas_version,
+        f.instance_key,
+        f.faas_trigger,
+        f.faas_max_memory_mb,
+        f.error_type,
+        f.exception_type,
+        f.status_message,
+        f.http_response_status_code,
+        f.http_route,
+        f.messaging_system,
+        f.messaging_destination_name,
+        f.workflow_name,
+        f.workflow_execution_id,
+        f.workflow_step,
+        f.provisioned,
+        f.attempt, g.any_error, g.any_throttle, g.any_coldstart, g.any_faas_name, g.any_faas_version,
+        g.any_instance, g.any_trigger, g.any_memory, g.any_error_type, g.any_exception_type,
+        g.any_status_message, g.any_http_status, g.any_workflow_name, g.any_workflow_execution_id,
+        g.any_workflow_step
+    FROM firsts f JOIN groups g ON f.dedupe_key = g.dedupe_key AND f.attempt = g.attempt
+    WHERE f.rn = 1
+    UNION ALL
+    SELECT start_time, end_time, duration_ns, trace_id, span_id, service_name, service_version,
+        cloud_provider, cloud_platform, cloud_region, cloud_account_id, faas_invocation_id, faas_name,
+        faas_version, instance_key, faas_trigger, faas_max_memory_mb, error_type, exception_type,
+        status_message, http_response_status_code, http_route, messaging_system,
+        messaging_destination_name, workflow_name, workflow_execution_id, workflow_step, provisioned,
+        CAST(1 AS BIGINT) AS attempt, is_error AS any_error, is_throttle AS any_throttle,
+        faas_coldstart AS any_coldstart, faas_name AS any_faas_name,
+        faas_version AS any_faas_version, instance_key AS any_instance, faas_trigger AS any_trigger,
+        faas_max_memory_mb AS any_memory, error_type AS any_error_type,
+        exception_type AS any_exception_type, status_message AS any_status_message,
+        http_response_status_code AS any_http_status, workflow_name AS any_workflow_name,
+        workflow_execution_id AS any_workflow_execution_id, workflow_step AS any_workflow_step
+    FROM tagged
+    WHERE spans = 1
 ),
 one AS (
     SELECT
@@ -79,7 +145,6 @@ one AS (
     LEFT JOIN (SELECT DISTINCT trace_id AS trace_id FROM spans
                WHERE faas_coldstart AND NOT is_invocation AND name LIKE 'init%') init
         ON ranked.trace_id = init.trace_id
-    WHERE rn = 1
 ),
 flagged AS (
     SELECT *,
