@@ -101,6 +101,85 @@ pub(crate) async fn run(args: BenchArgs) -> Result<ExitCode> {
     }
 }
 
+/// A pre-encoded request whose trace ids and `faas.invocation_id`s are rewritten at each send,
+/// so every request carries new invocations, as a real fleet's would: replaying identical bodies
+/// would make every span a copy of one sent before (deduplication's worst case, not ingest's
+/// usual one). Rewriting is a copy and a few hundred small writes, not a re-encode.
+struct Template {
+    body: Bytes,
+    /// Offsets of every trace id (16 bytes) and invocation id (32 hex characters).
+    trace_ids: Vec<usize>,
+    invocation_ids: Vec<usize>,
+}
+
+impl Template {
+    fn new(
+        req: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        body: Bytes,
+    ) -> Result<Template> {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value;
+        use std::collections::HashSet;
+        let spans: Vec<_> = req
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .collect();
+        let traces: HashSet<Vec<u8>> = spans.iter().map(|s| s.trace_id.clone()).collect();
+        let invocations: HashSet<Vec<u8>> = spans
+            .iter()
+            .flat_map(|s| &s.attributes)
+            .filter(|kv| kv.key == "faas.invocation_id")
+            .filter_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(v) if v.len() == 32 => Some(v.as_bytes().to_vec()),
+                _ => None,
+            })
+            .collect();
+        let trace_ids = occurrences(&body, &traces, 16);
+        let invocation_ids = occurrences(&body, &invocations, 32);
+        anyhow::ensure!(
+            trace_ids.len() >= spans.len() && invocation_ids.len() >= invocations.len(),
+            "bench: cannot find the ids to rewrite in a request ({} trace ids for {} spans)",
+            trace_ids.len(),
+            spans.len()
+        );
+        Ok(Template {
+            body,
+            trace_ids,
+            invocation_ids,
+        })
+    }
+
+    /// The body of send number `n`: trace ids start with `n`, invocation ids with its hex.
+    fn fresh(&self, n: u64) -> Bytes {
+        let mut b = self.body.to_vec();
+        for &o in &self.trace_ids {
+            b[o..o + 8].copy_from_slice(&n.to_be_bytes());
+        }
+        let hex = format!("{n:016x}");
+        for &o in &self.invocation_ids {
+            b[o..o + 16].copy_from_slice(hex.as_bytes());
+        }
+        Bytes::from(b)
+    }
+}
+
+/// Offsets in `body` of every occurrence of the `len`-byte `values`.
+fn occurrences(body: &[u8], values: &std::collections::HashSet<Vec<u8>>, len: usize) -> Vec<usize> {
+    let firsts: std::collections::HashSet<&[u8]> = values.iter().map(|v| &v[..8]).collect();
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p + len <= body.len() {
+        if firsts.contains(&body[p..p + 8]) && values.contains(&body[p..p + len]) {
+            out.push(p);
+            p += len;
+        } else {
+            p += 1;
+        }
+    }
+    out
+}
+
 /// Tops every span up to `target` attributes with the code-location and thread attributes
 /// real instrumentations add (the benchmark's "about 20 attributes per span").
 fn pad_attributes(
@@ -175,13 +254,14 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos() as u64;
     let mut g = slod_loadgen::SpanBatchGen::new(42, slod_loadgen::fleet(40));
-    let bodies: Vec<Bytes> = (0..a.distinct)
+    let templates: Vec<Template> = (0..a.distinct)
         .map(|_| {
             let mut req = g.request(a.spans_per_request, now);
             pad_attributes(&mut req, 20);
-            Bytes::from(slod_loadgen::encode_traces(&req))
+            Template::new(&req, Bytes::from(slod_loadgen::encode_traces(&req)))
         })
-        .collect();
+        .collect::<Result<_>>()?;
+    let bodies: Vec<Bytes> = templates.iter().map(|t| t.body.clone()).collect();
     let bytes_per_req = bodies.iter().map(|b| b.len()).sum::<usize>() / bodies.len();
     let attrs = {
         let r = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
@@ -228,7 +308,7 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
     println!("baseline decode-only (1 core):        {decode_sps:>10.0} spans/s  {decode_mbs:.1} MB/s");
     println!("baseline decode + Arrow (1 core):     {convert_sps:>10.0} spans/s");
 
-    let bodies = Arc::new(bodies);
+    let bodies = Arc::new(templates);
     let base = run_daemon(&a, bodies.clone(), bytes_per_req, false).await?;
     let with_slo = if a.no_slo_comparison {
         None
@@ -297,7 +377,7 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
 /// `a.seconds` and reads its figures.
 async fn run_daemon(
     a: &IngestArgs,
-    bodies: Arc<Vec<Bytes>>,
+    bodies: Arc<Vec<Template>>,
     bytes_per_req: usize,
     slo_busy: bool,
 ) -> Result<Run> {
@@ -332,6 +412,8 @@ async fn run_daemon(
     let url = Arc::new(format!("http://127.0.0.1:{http}/v1/traces"));
     let acked = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
+    // Numbers every send (both runs start apart: their data directories differ anyway).
+    let sent = Arc::new(AtomicU64::new(1));
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let pb = ProgressBar::new(a.seconds);
     pb.set_style(ProgressStyle::with_template(
@@ -340,19 +422,21 @@ async fn run_daemon(
     let load_started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..a.connections {
-        let (client, url, bodies, acked, refused) = (
+        let (client, url, bodies, acked, refused, sent) = (
             client.clone(),
             url.clone(),
             bodies.clone(),
             acked.clone(),
             refused.clone(),
+            sent.clone(),
         );
         let spans = a.spans_per_request as u64;
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = c;
             while Instant::now() < deadline {
-                let body = bodies[i % bodies.len()].clone();
+                let n = sent.fetch_add(1, Ordering::Relaxed);
+                let body = bodies[i % bodies.len()].fresh(n);
                 i += 1;
                 let t = Instant::now();
                 match client
