@@ -9,8 +9,8 @@
 //! changed — the same ones the SLI rollups recompute: the trailing [`TRAILING`] minutes and every
 //! minute that received data since the last tick (from `ingest_time`) — each from raw tables
 //! scoped to `[from − INSTANCE_LOOKBACK, to + DEDUPE_AHEAD)`, the context the rollups use, with
-//! `invocations` derived once per range (only the columns those views read) and served from
-//! memory to them. A rule then reads the cached minutes of its own lookback. Rules see a richer
+//! `invocations` derived once per tick and scope and shared with the rollups ([`crate::shared`]).
+//! A rule then reads the cached minutes of its own lookback. Rules see a richer
 //! context than before: cold starts and retries near the start of a lookback are derived from
 //! the hour before it, as the rollups derive them, instead of from the lookback alone.
 //!
