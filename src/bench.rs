@@ -119,13 +119,12 @@ impl Template {
     ) -> Result<Template> {
         use opentelemetry_proto::tonic::common::v1::any_value::Value;
         use std::collections::HashSet;
-        let spans: Vec<_> = req
-            .resource_spans
+        let spans: Vec<_> = spans_of(req).collect();
+        let traces: HashSet<Vec<u8>> = spans
             .iter()
-            .flat_map(|r| &r.scope_spans)
-            .flat_map(|s| &s.spans)
+            .filter(|s| s.trace_id.len() == 16)
+            .map(|s| s.trace_id.clone())
             .collect();
-        let traces: HashSet<Vec<u8>> = spans.iter().map(|s| s.trace_id.clone()).collect();
         let invocations: HashSet<Vec<u8>> = spans
             .iter()
             .flat_map(|s| &s.attributes)
@@ -162,6 +161,16 @@ impl Template {
         }
         Bytes::from(b)
     }
+}
+
+/// Every span of a request.
+fn spans_of(
+    req: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+) -> impl Iterator<Item = &opentelemetry_proto::tonic::trace::v1::Span> {
+    req.resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
 }
 
 /// Offsets in `body` of every occurrence of the `len`-byte `values`.
@@ -267,12 +276,7 @@ async fn ingest(a: IngestArgs) -> Result<ExitCode> {
         let r = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
             bodies[0].as_ref(),
         )?;
-        let spans: Vec<_> = r
-            .resource_spans
-            .iter()
-            .flat_map(|x| &x.scope_spans)
-            .flat_map(|x| &x.spans)
-            .collect();
+        let spans: Vec<_> = spans_of(&r).collect();
         spans.iter().map(|s| s.attributes.len()).sum::<usize>() as f64 / spans.len() as f64
     };
     println!(

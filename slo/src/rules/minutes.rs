@@ -45,8 +45,8 @@ const MAX_HORIZON: i64 = 6 * 3600;
 /// What one update did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MinuteUpdate {
+    /// Minutes recomputed.
     pub minutes: usize,
-    pub queries: usize,
 }
 
 #[derive(Debug, Default)]
@@ -150,7 +150,6 @@ impl MinuteCache {
         if self.rows.is_some() {
             let since = (self.watermark_ns - INGEST_OVERLAP_NS).max(0);
             let dirty = Rows::collect(ctx, &dirty_minutes(since, now_ns)).await?;
-            stats.queries += 1;
             minutes.extend(dirty.timestamps("minute").into_iter().flatten());
             minutes.extend((floor_minute(now - TRAILING)..end).step_by(60));
         } else {
@@ -167,7 +166,6 @@ impl MinuteCache {
             let df = self.minutes_of(ctx, from, to, now_ns).await?;
             schema.get_or_insert_with(|| Arc::new(df.schema().as_arrow().clone()));
             fresh.extend(df.collect().await?);
-            stats.queries += 1;
             stats.minutes += ((to - from) / 60) as usize;
         }
         // Keep the old rows of minutes not recomputed and still within the horizon.
