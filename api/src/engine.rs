@@ -134,6 +134,7 @@ impl QueryEngine {
             .await
             .map_err(|_| QueryError::Timeout(timeout))?
             .map_err(QueryError::from_datafusion)?;
+        let batches = conform(&schema, batches).map_err(QueryError::from_datafusion)?;
         let rows = batches.iter().map(|b| b.num_rows()).sum();
         Ok(QueryResult {
             schema,
@@ -142,6 +143,46 @@ impl QueryEngine {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// Casts `batches` to `schema`, the plan's logical schema, where their column types differ.
+///
+/// Clients are told the logical schema (pgwire describes columns at Parse, before anything
+/// runs; HTTP writes it first), and DataFusion can produce other physical types: a `UNION ALL`
+/// of a `Utf8` column with `CAST(… AS VARCHAR)` is planned as `Utf8` but yields `Utf8View`
+/// batches. Encoding those under the declared type gave clients corrupt results.
+pub(crate) fn conform(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<Vec<RecordBatch>, DataFusionError> {
+    batches
+        .into_iter()
+        .map(|batch| {
+            let same = batch.schema().fields().len() == schema.fields().len()
+                && batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .zip(schema.fields())
+                    .all(|(a, b)| a.data_type() == b.data_type());
+            if same {
+                return Ok(batch);
+            }
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(column, field)| {
+                    if column.data_type() == field.data_type() {
+                        Ok(column.clone())
+                    } else {
+                        datafusion::arrow::compute::cast(column, field.data_type())
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        })
+        .collect()
 }
 
 /// The catalog every table lives in; `current_database()` answers this name.

@@ -128,6 +128,36 @@ async fn results_come_in_json_ndjson_csv_and_arrow() {
     let n: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(n, 4);
 
+    // DataFusion plans a `UNION ALL` of a text column with `CAST(… AS VARCHAR)` as Utf8 and
+    // yields Utf8View batches: every format still carries the declared type and the values.
+    let union = "SELECT max(m) AS m, count(m) AS n FROM (SELECT name AS m FROM spans \
+                 WHERE service_name = 'fmt' UNION ALL SELECT CAST(NULL AS VARCHAR))";
+    let (status, plain) = post_sql(
+        &server,
+        "SELECT max(name) AS m, count(name) AS n FROM spans WHERE service_name = 'fmt'",
+    )
+    .await;
+    assert_eq!(status, 200, "{plain}");
+    let (status, unioned) = post_sql(&server, union).await;
+    assert_eq!(status, 200, "{unioned}");
+    assert_eq!(unioned["rows"], plain["rows"]);
+    let r = server
+        .client
+        .post(server.api_url("/api/v1/sql"))
+        .header("accept", "application/vnd.apache.arrow.stream")
+        .body(union)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let reader =
+        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(r.bytes().await.unwrap()), None)
+            .unwrap();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    let m = batches[0].column(0);
+    let m = arrow::array::cast::AsArray::as_string::<i32>(m.as_ref());
+    assert_eq!(serde_json::json!(m.value(0)), plain["rows"][0]["m"]);
+
     // `slod query` prints a table and CSV.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_slod"))
         .args([

@@ -146,6 +146,18 @@ async fn clients_agree_with_the_values_sent_and_with_duckdb() {
         .map(|r| serde_json::json!([r[0], r[1], r[2], r[3]]))
         .collect();
     assert_eq!(got, want);
+    // A column DataFusion plans as text but produces as Utf8View (a UNION ALL with
+    // `CAST(… AS VARCHAR)`) arrives as the text it was described as, in both protocols.
+    let union =
+        "SELECT max(m) AS m FROM (SELECT faas_name AS m FROM spans UNION ALL SELECT CAST(NULL AS VARCHAR))";
+    let last = want.last().unwrap()[0].as_str().unwrap().to_string();
+    assert_eq!(c.query_one(union, &[]).await.unwrap().get::<_, String>(0), last);
+    let rows = c.simple_query(union).await.unwrap();
+    let m = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    });
+    assert_eq!(m, Some(last));
     let first = &sent[0];
     let row = c
         .query_one(
