@@ -88,6 +88,10 @@ impl TableProvider for SnapshotTable {
             .collect();
         if !files.is_empty() {
             let lookup = is_id_lookup(filters);
+            // Late materialisation: with the filters evaluated inside the reader, nested columns
+            // (attribute maps, events, links — most of a span's bytes) are decoded only for the
+            // rows that pass. Plain columns alone decode faster in bulk and filter afterwards.
+            let late = !filters.is_empty() && projects_nested(&schema, projection);
             // Files are immutable (a new name for every write), so their footers and page
             // indexes are cached across queries in the runtime's metadata cache.
             let runtime = state.runtime_env();
@@ -98,7 +102,8 @@ impl TableProvider for SnapshotTable {
                 .with_parquet_file_reader_factory(Arc::new(reader))
                 .with_bloom_filter_on_read(true)
                 .with_enable_page_index(true)
-                .with_pushdown_filters(lookup);
+                .with_pushdown_filters(lookup || late)
+                .with_reorder_filters(true);
             if let Some(expr) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(expr, &df_schema)?);
@@ -126,6 +131,15 @@ impl TableProvider for SnapshotTable {
             plans.push(DataSourceExec::from_data_source(config));
         }
         UnionExec::try_new(plans)
+    }
+}
+
+/// Whether `projection` (all columns when `None`) reads a map, list or struct column.
+fn projects_nested(schema: &arrow::datatypes::Schema, projection: Option<&Vec<usize>>) -> bool {
+    let nested = |i: usize| schema.fields().get(i).is_some_and(|f| f.data_type().is_nested());
+    match projection {
+        Some(p) => p.iter().any(|&i| nested(i)),
+        None => (0..schema.fields().len()).any(nested),
     }
 }
 
