@@ -27,6 +27,8 @@ use crate::workflow::WorkflowState;
 
 pub(crate) const SEC: u64 = 1_000_000_000;
 pub(crate) const MINUTE: u64 = 60 * SEC;
+/// How long a DLQ keeps its messages after the last one arrived before an operator redrives it.
+pub(crate) const DLQ_REDRIVE_AFTER: u64 = 30 * MINUTE;
 /// Spans an invocation produces on average (invocation, handler, database, some calls).
 const SPANS_PER_INVOCATION: f64 = 4.0;
 /// Share of the volume that workflows produce.
@@ -125,6 +127,9 @@ pub(crate) struct FnState {
     pub queue: Queue,
     /// Messages in the function's DLQ (redrives and handler sends).
     pub dlq_depth: i64,
+    /// When a message last landed in the DLQ (unix ns): an operator redrives the DLQ
+    /// [`DLQ_REDRIVE_AFTER`] later.
+    pub dlq_last_add: u64,
     /// Invocations per simulated second when healthy.
     pub rate: f64,
 }
@@ -278,6 +283,13 @@ impl Simulation {
                     Scope::TelemetryApi,
                     metrics::lambda_layer(&st.minute, w),
                 ));
+            }
+        }
+        // An operator redrives a DLQ once the incident that filled it is over: left alone
+        // since `DLQ_REDRIVE_AFTER`, it is empty from the next poll on.
+        for st in &mut self.states {
+            if st.dlq_depth > 0 && t1.saturating_sub(st.dlq_last_add) >= DLQ_REDRIVE_AFTER {
+                st.dlq_depth = 0;
             }
         }
         // Queue depths, polled by the queue monitor in each region.

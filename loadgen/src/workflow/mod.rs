@@ -210,10 +210,12 @@ impl Simulation {
             let mut starts: Vec<u64> = (0..n).map(|_| t0 + rng.range(0, SEC)).collect();
             starts.sort_unstable();
             for start in starts {
-                let fail = rng.chance(if failing { 0.4 } else { 0.02 });
+                // Healthy: 0.3 % of executions fail for good, 0.5 % of step attempts fail and
+                // are retried (Lambda.ServiceException, throttled tasks).
+                let fail = rng.chance(if failing { 0.4 } else { 0.003 });
                 let fate = Fate {
                     fail_step: fail.then(|| rng.range(0, w.steps.len() as u64) as usize),
-                    transient: if failing { 0.15 } else { 0.04 },
+                    transient: if failing { 0.15 } else { 0.005 },
                     stall_after: (stalling && !fail && w.engine == Engine::Temporal && rng.chance(0.3))
                         .then(|| rng.range(0, w.steps.len() as u64) as usize),
                 };

@@ -124,13 +124,16 @@ WHERE r.status = 'failed' AND w.failures >= 3 AND w.failures >= 0.1 * w.finished
         0,
         25 * HOUR,
         "workflow {{ $labels.workflow }}: execution {{ $labels.workflow_execution_id }} silent for {{ printf \"%.0f\" $value }} minutes",
-        "Execution {{ $labels.workflow_execution_id }} of {{ $labels.workflow }} ({{ $labels.engine }}) has not completed and has sent no span for {{ printf \"%.0f\" $value }} minutes.",
-        r"SELECT workflow_name AS workflow, workflow_execution_id, engine, service_name AS service,
+        "Execution {{ $labels.workflow_execution_id }} of {{ $labels.workflow }} ({{ $labels.engine }}) has not completed and has sent no span for {{ printf \"%.0f\" $value }} minutes while other telemetry kept arriving.",
+        r"WITH horizon AS (
+  SELECT least(max(end_time), $__now) AS t FROM spans WHERE end_time >= $__now - INTERVAL '1 day'
+)
+SELECT workflow_name AS workflow, workflow_execution_id, engine, service_name AS service,
        cloud_provider, cloud_region,
-       CAST(CAST($__now AS BIGINT) - CAST(last_seen AS BIGINT) AS DOUBLE) / 60e9 AS value
-FROM workflow_executions
+       CAST(CAST(h.t AS BIGINT) - CAST(last_seen AS BIGINT) AS DOUBLE) / 60e9 AS value
+FROM workflow_executions CROSS JOIN horizon h
 WHERE NOT completed AND engine IN ('temporal', 'durable_functions')
-  AND last_seen < $__now - INTERVAL '30 minutes' AND start_time >= $__now - INTERVAL '1 day'",
+  AND last_seen < h.t - INTERVAL '30 minutes' AND start_time >= $__now - INTERVAL '1 day'",
     ),
     (
         "FunctionCostOverBudget",

@@ -429,6 +429,50 @@ async fn workflow_execution_failed_fires_once_per_execution_however_many_steps_f
     assert!(e.tick(&ctx, T0 + 25 * MIN).await.conditions.is_empty());
 }
 
+/// `WorkflowExecutionStuck` measures silence against the newest data, not the clock: an
+/// execution whose spans stopped 40 minutes ago is stuck when other telemetry kept arriving,
+/// and not when nothing newer arrived at all (a delayed pipeline, a backfill in progress).
+#[tokio::test]
+async fn workflow_execution_stuck_counts_silence_against_the_data_not_the_clock() {
+    use crate::catalogue::tests::workflows::durable;
+    // A Durable Functions execution that started and ran an activity, never completed.
+    let stalled = vec![
+        durable("create_orchestration:Refund", 200, 4, 0.0, 4.0, "d1"),
+        durable("activity:notify", 202, 3, 0.1, 400.0, "d1"),
+    ];
+    let rules: Vec<RuleSpec> = defaults::default_rules()
+        .into_iter()
+        .filter(|r| r.name == "WorkflowExecutionStuck")
+        .collect();
+    let now = T0 + 45 * MIN;
+
+    // Nothing newer than the execution's own spans: no data says it is stuck.
+    let ctx = catalogue(
+        &[(slod_storage::Table::Spans, stalled.clone())],
+        &CatalogueSettings::default(),
+    );
+    let mut e = RuleEngine::new(rules.clone(), Duration::from_secs(30));
+    let out = e.tick(&ctx, now).await;
+    assert!(out.failed.is_empty(), "{:?}", out.statuses);
+    assert!(out.conditions.is_empty(), "{:?}", out.conditions);
+
+    // Other traffic up to minute 40: silent for 40 minutes (less its last span's 0.5 s).
+    let mut spans = stalled;
+    spans.push(with(invocation("other", 99, 2400.0, 0.0), vec![]));
+    let ctx = catalogue(
+        &[(slod_storage::Table::Spans, spans)],
+        &CatalogueSettings::default(),
+    );
+    let mut e = RuleEngine::new(rules, Duration::from_secs(30));
+    let out = e.tick(&ctx, now).await;
+    assert!(out.failed.is_empty(), "{:?}", out.statuses);
+    assert_eq!(out.conditions.len(), 1, "{:?}", out.conditions);
+    let c = &out.conditions[0];
+    assert_eq!(c.labels["workflow_execution_id"], "d1");
+    assert_eq!(c.labels["engine"], "durable_functions");
+    assert!((c.value - (40.0 - 0.5 / 60.0)).abs() < 1e-9, "{}", c.value);
+}
+
 /// Throttling and P99-near-timeout over hand-built invocations (minute 0 to 4).
 #[tokio::test]
 async fn throttling_and_timeout_rules_over_hand_built_invocations() {

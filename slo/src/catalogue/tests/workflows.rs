@@ -61,7 +61,7 @@ fn temporal(name: &'static str, id: u64, kind: i64, s: f64, ms: f64) -> Row {
     }
 }
 
-fn durable(name: &'static str, id: u64, kind: i64, s: f64, ms: f64, exec: &'static str) -> Row {
+pub(crate) fn durable(name: &'static str, id: u64, kind: i64, s: f64, ms: f64, exec: &'static str) -> Row {
     let r = wf_span(name, id, kind, s, ms, "durabletask.task.instance_id", exec);
     if let Some(step) = name.strip_prefix("activity:") {
         with(r, vec![("workflow_step", V::S(step))])
