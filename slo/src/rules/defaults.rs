@@ -101,21 +101,18 @@ GROUP BY workflow_name, engine",
         "Execution {{ $labels.workflow_execution_id }} of {{ $labels.workflow }} failed ({{ $value }} failed step attempts) while at least 10 % of the workflow's executions of the last 30 minutes failed. One alert per execution.",
         r"WITH recent AS (
   SELECT workflow_name, workflow_execution_id, engine, service_name, cloud_provider, cloud_region,
-         status, failed_steps
+         status, failed_steps,
+         count(*) OVER (PARTITION BY workflow_name, engine) AS finished,
+         sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) OVER (PARTITION BY workflow_name, engine)
+             AS failures
   FROM workflow_executions
   WHERE status IN ('failed', 'succeeded')
     AND end_time >= $__now - INTERVAL '30 minutes' AND end_time < $__now
-),
-w AS (
-  SELECT workflow_name, engine, count(*) AS finished,
-         sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failures
-  FROM recent
-  GROUP BY workflow_name, engine
 )
-SELECT r.workflow_name AS workflow, r.workflow_execution_id, r.engine, r.service_name AS service,
-       r.cloud_provider, r.cloud_region, CAST(r.failed_steps AS DOUBLE) AS value
-FROM recent r JOIN w ON r.workflow_name = w.workflow_name AND r.engine = w.engine
-WHERE r.status = 'failed' AND w.failures >= 3 AND w.failures >= 0.1 * w.finished",
+SELECT workflow_name AS workflow, workflow_execution_id, engine, service_name AS service,
+       cloud_provider, cloud_region, CAST(failed_steps AS DOUBLE) AS value
+FROM recent
+WHERE status = 'failed' AND failures >= 3 AND failures >= 0.1 * finished",
     ),
     (
         "WorkflowExecutionStuck",
