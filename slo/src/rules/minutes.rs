@@ -59,6 +59,9 @@ pub struct MinuteCache {
     watermark_ns: i64,
     /// Where `invocations` is derived once per tick and scope.
     shared: SharedInvocations,
+    /// What reads the cached rows: the served rules' SQL and that of the views over
+    /// `function_minute` (lower case). Only the columns named there are kept ([`kept`]).
+    reads: String,
 }
 
 /// Whether `rule` reads `function_minute`, directly or through a view over it, within a
@@ -69,10 +72,59 @@ fn reads_minutes(rule: &RuleSpec) -> Option<i64> {
     (lookback <= MAX_HORIZON && READERS.iter().any(|v| sql.contains(v))).then_some(lookback)
 }
 
+/// The columns of `function_minute` (`all`) to keep for rules reading `reads`: `minute`, and
+/// every column `reads` names as a word; all of them when it selects `*`. Projecting away what
+/// no rule reads lets DataFusion drop the joins behind it (`retries_1m` reads raw spans' links
+/// and client spans' attribute maps, `function_concurrency_1m` sorts every invocation).
+pub(crate) fn kept(all: &[String], reads: &str) -> Vec<String> {
+    if selects_everything(reads) {
+        return all.to_vec();
+    }
+    all.iter()
+        .filter(|c| c.as_str() == "minute" || names_word(reads, c))
+        .cloned()
+        .collect()
+}
+
+/// Whether `sql` (lower case) holds `word` delimited by non-identifier characters.
+fn names_word(sql: &str, word: &str) -> bool {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    sql.match_indices(word)
+        .any(|(i, _)| !ident(sql[..i].chars().next_back()) && !ident(sql[i + word.len()..].chars().next()))
+}
+
+/// Whether `sql` (lower case) has a `*` that selects columns (`SELECT *`, `t.*`, `a, *`),
+/// not a product or `count(*)`.
+fn selects_everything(sql: &str) -> bool {
+    sql.match_indices('*').any(|(i, _)| {
+        let before = sql[..i].trim_end();
+        before.ends_with(',')
+            || before.ends_with('.')
+            || before.ends_with("select")
+            || before.ends_with("distinct")
+    })
+}
+
 impl MinuteCache {
     pub fn new(rules: &[RuleSpec]) -> MinuteCache {
+        let served: Vec<String> = rules
+            .iter()
+            .filter(|r| reads_minutes(r).is_some())
+            .map(|r| r.sql.to_ascii_lowercase())
+            .collect();
+        // The views over function_minute are registered (and planned) in every rule's
+        // context, read or not: what they name is kept too.
+        let mut reads = served.join("\n");
+        for view in crate::catalogue::VIEWS {
+            let sql = view.sql.to_ascii_lowercase();
+            if view.name != VIEW && names_word(&sql, VIEW) {
+                reads.push('\n');
+                reads.push_str(&sql);
+            }
+        }
         MinuteCache {
             horizon: rules.iter().filter_map(reads_minutes).max().unwrap_or(0),
+            reads,
             ..MinuteCache::default()
         }
     }
@@ -108,13 +160,17 @@ impl MinuteCache {
     async fn minutes_of(&self, ctx: &SessionContext, from: i64, to: i64, tick_ns: i64) -> Result<DataFrame> {
         let (lo, hi) = (from - INSTANCE_LOOKBACK, to + DEDUPE_AHEAD);
         let scoped = self.shared.scoped(ctx, lo, hi, tick_ns, VIEW).await?;
-        scoped
+        let df = scoped
             .sql(&format!(
                 "SELECT * FROM {VIEW} WHERE minute >= {} AND minute < {}",
                 sql_ts(from),
                 sql_ts(to)
             ))
-            .await
+            .await?;
+        let all: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let kept = kept(&all, &self.reads);
+        let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+        df.select_columns(&kept)
     }
 
     /// Recomputes what can have changed since the last update at `now_ns`, within `timeout`.

@@ -704,6 +704,9 @@ async fn cached_function_minute_rows_equal_the_views() {
     let r = rule(
         "rules:\n  - name: Count\n    lookback: 30m\n    sql: \"SELECT faas_name, sum(invocations) AS value FROM function_cost_1m WHERE minute >= $__now - INTERVAL '30 minutes' GROUP BY faas_name\"\n",
     );
+    let bad = rule(
+        "rules:\n  - name: Bad\n    lookback: 30m\n    sql: \"SELECT faas_name, sum(errors + retries + cold_starts) AS value FROM function_minute WHERE minute >= $__now - INTERVAL '30 minutes' GROUP BY faas_name\"\n",
+    );
     let mut spans = Vec::new();
     for i in 0..40u64 {
         let f = if i % 3 == 0 { "b" } else { "a" };
@@ -739,7 +742,7 @@ async fn cached_function_minute_rows_equal_the_views() {
     let mut got = Vec::new();
     let mut held = None;
     for limit in [usize::MAX, 0] {
-        let mut cache = MinuteCache::new(std::slice::from_ref(&r))
+        let mut cache = MinuteCache::new(&[r.clone(), bad.clone()])
             .with_shared(crate::shared::SharedInvocations::new(limit));
         cache.update(&ctx, now, Duration::from_secs(30)).await.unwrap();
         let rows = cache.rows().expect("built").clone();
@@ -761,4 +764,64 @@ async fn cached_function_minute_rows_equal_the_views() {
     assert_eq!(sum("errors").await, 6.0);
     assert_eq!(sum("retries").await, 1.0);
     assert_eq!(sum("cold_starts").await, 4.0);
+
+    // For the cost rule alone the cache keeps what function_cost_1m reads, not the retries
+    // (nor the joins behind them), and the rule's answer is the same.
+    let mut cache = MinuteCache::new(std::slice::from_ref(&r));
+    cache.update(&ctx, now, Duration::from_secs(30)).await.unwrap();
+    let rows = cache.rows().expect("built");
+    let names: Vec<&str> = rows
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert!(
+        !names.contains(&"retries") && !names.contains(&"max_concurrency"),
+        "{names:?}"
+    );
+    for c in ["minute", "invocations", "gb_seconds", "cloud_platform", "source"] {
+        assert!(names.contains(&c), "{c} missing: {names:?}");
+    }
+    let c = datafusion::prelude::SessionContext::new();
+    c.register_batch("fm", rows.clone()).unwrap();
+    assert_eq!(
+        crate::catalogue::tests::num(&c, "SELECT sum(invocations) FROM fm").await,
+        Some(41.0)
+    );
+    let mut e = RuleEngine::new(vec![r.clone()], Duration::from_secs(30));
+    let out = e.tick(&ctx, now).await;
+    assert!(out.failed.is_empty(), "{:?}", out.statuses);
+    let mut values: Vec<(String, f64)> = out
+        .instances
+        .iter()
+        .map(|i| (i.labels["faas_name"].clone(), i.value))
+        .collect();
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(values, [("a".to_string(), 27.0), ("b".to_string(), 14.0)]);
+}
+
+#[test]
+fn the_cache_keeps_the_columns_its_rules_name() {
+    use super::minutes::kept;
+    let all: Vec<String> = ["minute", "faas_name", "errors", "retries", "max_concurrency"]
+        .map(String::from)
+        .to_vec();
+    let names = |reads: &str| kept(&all, reads);
+    assert_eq!(
+        names("select faas_name, sum(errors) * 4 as value, count(*) from function_minute"),
+        ["minute", "faas_name", "errors"]
+    );
+    // A word, not a part of one: function_errors_1m names no `errors` column.
+    assert_eq!(
+        names("select faas_name from function_errors_1m"),
+        ["minute", "faas_name"]
+    );
+    for wildcard in [
+        "select * from function_minute",
+        "select f.* from function_minute f",
+        "select 1, * from x",
+    ] {
+        assert_eq!(names(wildcard), all, "{wildcard}");
+    }
 }
