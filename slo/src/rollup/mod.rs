@@ -323,7 +323,10 @@ impl Rollups {
         }
         if subjects.contains("Workflow") {
             let thresholds = sql::thresholds(&specs, true);
-            let rows = Rows::collect(ctx, &sql::workflows(from, to, bucket, &thresholds)).await?;
+            let (lo, hi) = (from - sql::WORKFLOW_LOOKBACK, to + sql::DEDUPE_AHEAD);
+            let scoped =
+                crate::rules::scope::scoped_with(ctx, lo, Some(hi), &[], Some("workflow_executions")).await?;
+            let rows = Rows::collect(&scoped, &sql::workflows(from, to, bucket, &thresholds)).await?;
             let metrics = Rows::collect(ctx, &sql::workflow_metrics(from, to, bucket)).await?;
             queries += 2;
             let histograms = if thresholds.is_empty() {

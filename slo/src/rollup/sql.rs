@@ -48,6 +48,12 @@ pub(crate) fn threshold_column(t: Option<u64>) -> String {
 pub(crate) const INSTANCE_LOOKBACK: i64 = 3600;
 /// How far after the range: spans of one invocation (host and worker, retries) end together.
 pub(crate) const DEDUPE_AHEAD: i64 = 15 * 60;
+/// How far before a recomputed range workflow spans are read: `workflow_executions` groups
+/// spans by execution, so a time filter on its `end_time` cannot reach the scan, and unscoped
+/// every tick would read every retained workflow span. An execution ending in the range is
+/// derived from its spans of the 6 hours before the range; a longer one counts from its first
+/// span in that window (a shorter duration than it had), its outcome from its last spans.
+pub(crate) const WORKFLOW_LOOKBACK: i64 = 6 * 3600;
 
 /// The `invocations` view's own SQL over spans of `[from − lookback, to + ahead)` only. The
 /// view's window functions (dedupe, attempts, first invocation per instance) stop the time

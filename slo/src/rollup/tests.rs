@@ -322,6 +322,47 @@ slos:
     );
 }
 
+/// The workflow rollups read the spans of `WORKFLOW_LOOKBACK` before a recomputed range, not
+/// every retained span: an execution whose first step ran 7 hours before its last one (in
+/// minute 0) is derived from its spans in those 6 hours — here the last step alone, 100 ms.
+#[tokio::test]
+async fn workflow_rollups_read_only_the_lookback_before_the_range() {
+    use crate::catalogue::tests::workflows::{sf_task, workflow_spans};
+    const OLD: &str = "arn:aws:states:eu-west-1:1:execution:fulfil:old";
+    let yaml = r#"
+slos:
+  - { name: wf-ok, sli: workflow_success, objective: 0.99 }
+  - { name: wf-fast, sli: workflow_latency, threshold: 1500ms, objective: 0.99 }
+"#;
+    let mut spans = workflow_spans();
+    spans.push(sf_task(41, -7.0 * 3600.0, OLD, "Reserve", false));
+    spans.push(sf_task(42, 10.0, OLD, "Ship", false));
+    let ctx = catalogue(&[(Table::Spans, spans)], &CatalogueSettings::default());
+    let mut r = Rollups::new(slos(yaml));
+    r.update(&ctx, at(15, 0.0)).await.unwrap();
+    let fulfil = |slo: &str| {
+        r.instances(slo)
+            .find(|(k, _)| k.labels["workflow"] == "fulfil")
+            .map(|(_, s)| s.counts(minute(0), minute(1)))
+    };
+    // e1 (5.1 s) and the old execution both succeeded in minute 0; only the old one is
+    // ≤ 1.5 s as seen from the lookback (read whole, it took 7 hours).
+    assert_eq!(
+        fulfil("wf-ok"),
+        Some(Counts {
+            good: 2.0,
+            total: 2.0
+        })
+    );
+    assert_eq!(
+        fulfil("wf-fast"),
+        Some(Counts {
+            good: 1.0,
+            total: 2.0
+        })
+    );
+}
+
 #[tokio::test]
 async fn dlq_minutes_with_depth_at_most_max() {
     use crate::catalogue::tests::metrics::point;
