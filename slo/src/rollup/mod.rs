@@ -301,15 +301,12 @@ impl Rollups {
 
         if subjects.contains("Function") {
             let thresholds = sql::thresholds(&specs, false);
-            let spans = match (&self.shared, tick_ns) {
-                (Some(shared), Some(tick_ns)) => {
-                    let (lo, hi) = (from - sql::INSTANCE_LOOKBACK, to + sql::DEDUPE_AHEAD);
-                    let scoped = shared.scoped(ctx, lo, hi, tick_ns, "invocations").await?;
-                    let q = sql::invocations_from("invocations", from, to, bucket, &thresholds);
-                    Rows::collect(&scoped, &q).await?
-                }
-                _ => Rows::collect(ctx, &sql::invocations(from, to, bucket, &thresholds)).await?,
+            let (lo, hi) = (from - sql::INSTANCE_LOOKBACK, to + sql::DEDUPE_AHEAD);
+            let scoped = match (&self.shared, tick_ns) {
+                (Some(shared), Some(tick_ns)) => shared.scoped(ctx, lo, hi, tick_ns, "invocations").await?,
+                _ => crate::rules::scope::scoped_with(ctx, lo, Some(hi), &[], Some("invocations")).await?,
             };
+            let spans = Rows::collect(&scoped, &sql::invocations(from, to, bucket, &thresholds)).await?;
             let metrics = Rows::collect(ctx, &sql::function_metrics(from, to, bucket)).await?;
             queries += 2;
             let histograms = if thresholds.is_empty() {

@@ -55,38 +55,11 @@ pub(crate) const DEDUPE_AHEAD: i64 = 15 * 60;
 /// span in that window (a shorter duration than it had), its outcome from its last spans.
 pub(crate) const WORKFLOW_LOOKBACK: i64 = 6 * 3600;
 
-/// The `invocations` view's own SQL over spans of `[from − lookback, to + ahead)` only. The
-/// view's window functions (dedupe, attempts, first invocation per instance) stop the time
-/// filter from reaching the scan, so querying the view itself would read every retained span
-/// at every tick; this keeps one definition and bounds the scan.
-fn scoped_invocations(from: i64, to: i64) -> String {
-    let view = crate::catalogue::VIEWS
-        .iter()
-        .find(|v| v.name == "invocations")
-        .map(|v| v.sql.trim_start())
-        .unwrap_or_default();
-    let body = view.strip_prefix("WITH ").unwrap_or(view);
-    format!(
-        "WITH spans AS (SELECT * FROM slod.public.spans WHERE start_time >= {} AND start_time < {}), {body}",
-        ts(from - INSTANCE_LOOKBACK),
-        ts(to + DEDUPE_AHEAD)
-    )
-}
-
-/// Per minute and function, from spans (the `invocations` view, scoped to the range).
+/// Per minute and function, from the `invocations` view of a context scoped to
+/// `[from − INSTANCE_LOOKBACK, to + DEDUPE_AHEAD)`: the view's window functions (dedupe,
+/// attempts, first invocation per instance) stop a time filter from reaching the scan, so the
+/// unscoped view would read every retained span at every tick.
 pub(crate) fn invocations(from: i64, to: i64, bucket: &str, thresholds: &[Option<u64>]) -> String {
-    let source = format!("({})", scoped_invocations(from, to));
-    invocations_from(&source, from, to, bucket, thresholds)
-}
-
-/// [`invocations`] reading `source` (a table or a parenthesised query) as the view.
-pub(crate) fn invocations_from(
-    source: &str,
-    from: i64,
-    to: i64,
-    bucket: &str,
-    thresholds: &[Option<u64>],
-) -> String {
     let mut fast = String::new();
     for t in thresholds {
         let limit = match t {
@@ -104,7 +77,7 @@ pub(crate) fn invocations_from(
   count(*) FILTER (WHERE NOT coalesce(is_error, false)) AS ok,
   count(*) FILTER (WHERE NOT coalesce(is_throttle, false)) AS not_throttled,
   count(*) FILTER (WHERE NOT coalesce(is_cold_start, false)) AS warm{fast}
-FROM {source} AS invocations
+FROM invocations
 WHERE time >= {} AND time < {}
 GROUP BY 1, 2, 3, 4, 5",
         ts(from),

@@ -26,14 +26,10 @@ use slod_storage::Table;
 /// Prefix of the unrestricted storage tables inside a scoped context.
 const RAW: &str = "__slod_raw_";
 
-/// A context like `ctx` whose storage tables hold only rows with time ≥ `from_s` (unix s).
-pub async fn scoped(ctx: &SessionContext, from_s: i64) -> Result<SessionContext> {
-    scoped_with(ctx, from_s, None, &[], None).await
-}
-
-/// [`scoped`], with time < `to_s` as well when given, and with the catalogue views named in
-/// `overrides` served by the given tables instead of their SQL (views registered after them
-/// read the override). With `until`, views after that one are left out.
+/// A context like `ctx` whose storage tables hold only rows with time ≥ `from_s` (unix s), and
+/// time < `to_s` as well when given; the catalogue views named in `overrides` are served by the
+/// given tables instead of their SQL (views registered after them read the override). With
+/// `until`, views after that one are left out.
 pub async fn scoped_with(
     ctx: &SessionContext,
     from_s: i64,
